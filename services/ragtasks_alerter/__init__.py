@@ -1,0 +1,1 @@
+"""The alerter worker (queue ``alerter``)."""

@@ -1,0 +1,105 @@
+"""The Celery app factory: every reliability setting of ragtasks, chosen deliberately, in one place.
+
+Why these settings:
+- JSON only (``accept_content=["json"]``): no pickle can ever be deserialized.
+- ``task_acks_late`` + ``task_reject_on_worker_lost`` + prefetch 1: a message is acked after
+  the work is done, so a crashed worker's task is redelivered; every task is idempotent.
+- Quorum queues with ``x-delivery-limit``: RabbitMQ counts deliveries, and a message that keeps
+  killing its worker is dead-lettered after ``delivery_limit`` attempts instead of looping.
+- Quorum queues also give Celery's *native delayed delivery*: a retry countdown waits inside the
+  broker (TTL queues on topic exchanges), not unacked in the worker, so RabbitMQ's
+  ``consumer_timeout`` (30 min by default) can never kill a long backoff.
+- Publisher confirms (``confirm_publish``): ``send_task`` returns only once the broker has the
+  message.
+- ``result_expires``: the Redis backend never fills up.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange
+from kombu import Queue as KombuQueue
+
+from .contract import TASK_ROUTES, Queue
+from .settings import Settings
+
+TASK_EXCHANGE = "ragtasks"
+DEAD_LETTER_EXCHANGE = "ragtasks.dlx"
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    return f"{queue}.dlq"
+
+
+def task_queues(settings: Settings) -> list[KombuQueue]:
+    # A topic exchange: native delayed delivery cannot route through direct exchanges.
+    exchange = Exchange(TASK_EXCHANGE, type="topic", durable=True)
+    return [
+        KombuQueue(
+            queue.value,
+            exchange,
+            routing_key=queue.value,
+            durable=True,
+            queue_arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": settings.delivery_limit,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": queue.value,
+            },
+        )
+        for queue in Queue
+    ]
+
+
+def dead_letter_queues() -> list[KombuQueue]:
+    exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+    return [
+        KombuQueue(
+            dead_letter_queue_name(queue.value),
+            exchange,
+            routing_key=queue.value,
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+        for queue in Queue
+    ]
+
+
+def create_celery(settings: Settings, *, main: str = "ragtasks") -> Celery:
+    """Build the Celery app shared by the gateway (publisher) and every worker."""
+    app = Celery(main, broker=settings.broker_url, backend=settings.result_backend, set_as_current=True)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=True,
+        task_soft_time_limit=settings.task_soft_time_limit_seconds,
+        task_time_limit=settings.task_time_limit_seconds,
+        result_expires=settings.result_expires_seconds,
+        result_extended=True,
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
+        worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
+        broker_transport_options={"confirm_publish": True},
+        broker_connection_retry_on_startup=True,
+        task_queues=task_queues(settings),
+        task_routes=TASK_ROUTES,
+        task_default_exchange=TASK_EXCHANGE,
+        task_default_exchange_type="topic",
+        task_default_queue=Queue.SUMMARIZER.value,
+        task_create_missing_queues=False,
+        # Flower and the event-based tooling need these.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        # Keep our own logging set-up.
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        timezone=settings.timezone,
+        enable_utc=True,
+        # A warm shutdown waits for running tasks; a cancelled long-running task is requeued.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    return app

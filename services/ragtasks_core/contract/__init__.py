@@ -1,0 +1,56 @@
+"""The one contract between the gateway (and any other publisher) and the workers.
+
+Queue names, task names and the payload models live here and nowhere else. Publishers send
+tasks *by name* (``send_task``) with ``kwargs = Payload.model_dump(mode="json")``; workers
+validate the same model before doing any work. Payloads carry ids, never bulk data.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .common import ID_PATTERN, PAYLOAD_VERSION, Payload
+
+
+class Queue(StrEnum):
+    """One RabbitMQ queue per worker; each worker consumes only its own."""
+
+    SUMMARIZER = "summarizer"
+    EVALUATOR = "evaluator"
+    ALERTER = "alerter"
+
+
+class TaskName(StrEnum):
+    """Celery task names. Public: other publishers (pika, other languages) use them verbatim."""
+
+    SUMMARIZER_PING = "ragtasks.summarizer.ping"
+    SUMMARIZE_SESSION = "ragtasks.summarizer.summarize_session"
+
+    EVALUATOR_PING = "ragtasks.evaluator.ping"
+    RUN_EVALUATION = "ragtasks.evaluator.run_evaluation"
+    EVALUATE_BATCH = "ragtasks.evaluator.evaluate_batch"
+    FINALIZE_EVALUATION = "ragtasks.evaluator.finalize_evaluation"
+    MAINTAIN_KB = "ragtasks.evaluator.maintain_kb"
+    NIGHTLY = "ragtasks.evaluator.nightly"
+
+    ALERTER_PING = "ragtasks.alerter.ping"
+    RAISE_ALERT = "ragtasks.alerter.raise_alert"
+    FLUSH_ALERTS = "ragtasks.alerter.flush_alerts"
+
+    # Periodic sweep of wanted-but-unpublished summaries (the outbox), run by beat.
+    SWEEP_OUTBOX = "ragtasks.summarizer.sweep_outbox"
+
+
+def queue_for(task: str) -> Queue:
+    """The queue a task name belongs to: its second dotted component."""
+    try:
+        return Queue(task.split(".")[1])
+    except (IndexError, ValueError) as exc:
+        raise ValueError(f"unknown task name {task!r}") from exc
+
+
+TASK_ROUTES: dict[str, dict[str, str]] = {
+    name.value: {"queue": queue_for(name.value).value, "routing_key": queue_for(name.value).value} for name in TaskName
+}
+
+__all__ = ["ID_PATTERN", "PAYLOAD_VERSION", "TASK_ROUTES", "Payload", "Queue", "TaskName", "queue_for"]

@@ -1,0 +1,140 @@
+"""The LLM boundary: one OpenAI-compatible client, one retry policy, errors sorted in two kinds.
+
+The ``openai`` client's own retries are off (``max_retries=0``) so that a single policy -- the
+task's countdown retries, with exponential backoff under a shared rate limit -- governs every
+call. Callers get either a ``Completion`` or one of two exceptions: ``TransientLLMError`` (retry:
+429, 5xx, timeouts, connection errors) or ``PermanentLLMError`` (fail now: 400/401/403/404...).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import openai
+
+from . import metrics
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class LLMError(Exception):
+    """Base of LLM call failures; ``outcome`` is the metrics label."""
+
+    outcome = "client_error"
+
+
+class TransientLLMError(LLMError):
+    def __init__(self, message: str, *, outcome: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.retry_after = retry_after
+
+
+class PermanentLLMError(LLMError):
+    outcome = "client_error"
+
+
+def backoff_delay(retries_done: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential backoff: base * 2**n (2 s, 4 s, 8 s, ... for base 2), capped.
+
+    A server's ``Retry-After`` is honoured when it asks for longer than the schedule.
+    """
+    delay = min(cap, base * (2**retries_done))
+    if retry_after is not None:
+        delay = max(delay, min(cap, retry_after))
+    return delay
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` is either delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def classify(exc: Exception) -> LLMError:
+    """Map an ``openai`` exception to a transient or permanent ``LLMError``."""
+    if isinstance(exc, openai.APITimeoutError):
+        return TransientLLMError(f"LLM timeout: {exc}", outcome="timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return TransientLLMError(f"LLM connection error: {exc}", outcome="connection_error")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+        message = f"LLM HTTP {status}: {_short(exc)}"
+        if status == 429:
+            return TransientLLMError(message, outcome="rate_limited", retry_after=retry_after)
+        if status >= 500 or status == 408:
+            return TransientLLMError(message, outcome="server_error", retry_after=retry_after)
+        return PermanentLLMError(message)
+    return PermanentLLMError(f"LLM call failed: {exc!r}")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+class LLMClient:
+    """Chat completions through the real ``openai`` client, with metrics."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.llm_base_url:
+            raise ValueError("LLMClient needs RAGTASKS_LLM_BASE_URL")
+        api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
+        self.model = settings.llm_model
+        self._client = openai.OpenAI(
+            base_url=settings.llm_base_url,
+            api_key=api_key,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=0,
+        )
+        metrics.init_llm_series(self.model)
+
+    def chat(self, messages: list[dict[str, str]], *, max_tokens: int, json_mode: bool = False) -> Completion:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens}
+        if json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+        started = time.perf_counter()
+        try:
+            response = self._client.chat.completions.create(**kwargs)
+        except openai.OpenAIError as exc:
+            error = classify(exc)
+            metrics.LLM_REQUESTS.labels(self.model, error.outcome).inc()
+            raise error from exc
+        finally:
+            metrics.LLM_LATENCY.labels(self.model).observe(time.perf_counter() - started)
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice else ""
+        if not text.strip():
+            metrics.LLM_REQUESTS.labels(self.model, "server_error").inc()
+            raise TransientLLMError("LLM returned an empty completion", outcome="server_error")
+        usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        completion_tokens = usage.completion_tokens if usage else 0
+        metrics.LLM_REQUESTS.labels(self.model, "success").inc()
+        metrics.LLM_TOKENS.labels(self.model, "prompt").inc(prompt_tokens)
+        metrics.LLM_TOKENS.labels(self.model, "completion").inc(completion_tokens)
+        return Completion(text.strip(), response.model or self.model, prompt_tokens, completion_tokens)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,127 @@
+"""Every Prometheus metric of ragtasks, in one module.
+
+Conventions (prometheus.io naming): prefix ``ragtasks_``, base units (seconds), ``_total`` on
+counters, bounded labels only (task, queue, outcome, model, kb, k, channel, kind) -- never ids
+or hostnames. Workers run prefork children, so the start-up script sets
+``PROMETHEUS_MULTIPROC_DIR`` (and wipes it); prometheus_client then writes one file per process
+and the worker's HTTP endpoint aggregates them with ``MultiProcessCollector``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, multiprocess
+
+from . import __version__
+from .contract import Queue, TaskName, queue_for
+
+# LLM-bound tasks take seconds to minutes (a summary is one 2-30 s completion, an evaluation
+# batch several, plus backoff). Buckets span 50 ms (no-op/ping) to 15 min (the soft time limit
+# region) so p50/p95/p99 of both cheap and LLM tasks land inside a bucket, not in +Inf.
+TASK_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900)
+# Queue wait: from milliseconds (idle workers) to an hour (a backlog, or retry countdowns).
+QUEUE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600)
+# A single completion: sub-second for small models up to the client timeout.
+LLM_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
+# Waiting for a rate-limiter slot: 10/m means up to 6 s per slot, more under contention.
+LIMITER_WAIT_BUCKETS = (0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+TASK_OUTCOMES = ("success", "failure", "retry", "rejected")
+LLM_OUTCOMES = ("success", "rate_limited", "server_error", "timeout", "connection_error", "client_error")
+
+TASKS = Counter(
+    "ragtasks_tasks_total", "Task executions by final outcome of the attempt.", ["task", "queue", "outcome"]
+)
+TASK_DURATION = Histogram(
+    "ragtasks_task_duration_seconds", "Task run time.", ["task", "queue"], buckets=TASK_DURATION_BUCKETS
+)
+TASK_QUEUE_WAIT = Histogram(
+    "ragtasks_task_queue_wait_seconds",
+    "Time from publish to the start of execution.",
+    ["task", "queue"],
+    buckets=QUEUE_WAIT_BUCKETS,
+)
+TASKS_IN_PROGRESS = Gauge(
+    "ragtasks_tasks_in_progress", "Tasks executing now.", ["task", "queue"], multiprocess_mode="livesum"
+)
+TASKS_PUBLISHED = Counter(
+    "ragtasks_tasks_published_total", "Tasks published by this process.", ["task", "queue", "outcome"]
+)
+
+LLM_REQUESTS = Counter("ragtasks_llm_requests_total", "LLM API calls by outcome.", ["model", "outcome"])
+LLM_LATENCY = Histogram(
+    "ragtasks_llm_request_duration_seconds", "LLM API call latency.", ["model"], buckets=LLM_LATENCY_BUCKETS
+)
+LLM_TOKENS = Counter("ragtasks_llm_tokens_total", "LLM tokens used.", ["model", "kind"])
+RATE_LIMITER_WAIT = Histogram(
+    "ragtasks_rate_limiter_wait_seconds",
+    "Time spent waiting for a shared rate-limiter slot.",
+    ["limiter"],
+    buckets=LIMITER_WAIT_BUCKETS,
+)
+RATE_LIMITER_DEFERRALS = Counter(
+    "ragtasks_rate_limiter_deferrals_total",
+    "Tasks re-queued because the shared rate limiter had no slot soon enough.",
+    ["limiter"],
+)
+SUMMARIES = Counter("ragtasks_summaries_total", "Summaries by outcome.", ["model", "outcome"])
+
+PERIODIC_LAST_SUCCESS = Gauge(
+    "ragtasks_periodic_task_last_success_timestamp_seconds",
+    "Unix time of the last successful run of a periodic task.",
+    ["task"],
+    multiprocess_mode="max",
+)
+
+HTTP_REQUESTS = Counter("ragtasks_http_requests_total", "Gateway HTTP requests.", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "ragtasks_http_request_duration_seconds", "Gateway HTTP latency.", ["method", "route"], buckets=HTTP_BUCKETS
+)
+
+BUILD_INFO = Info("ragtasks_build", "Build information.")
+
+
+def init_task_series(tasks: Iterable[str]) -> None:
+    """Create every (task, queue, outcome) series up front so zero-valued series exist."""
+    for task in tasks:
+        queue = queue_for(task).value
+        for outcome in TASK_OUTCOMES:
+            TASKS.labels(task, queue, outcome)
+        TASK_DURATION.labels(task, queue)
+        TASK_QUEUE_WAIT.labels(task, queue)
+
+
+def init_llm_series(model: str) -> None:
+    for outcome in LLM_OUTCOMES:
+        LLM_REQUESTS.labels(model, outcome)
+    LLM_LATENCY.labels(model)
+    for kind in ("prompt", "completion"):
+        LLM_TOKENS.labels(model, kind)
+
+
+def tasks_of(queue: Queue) -> list[str]:
+    return [t.value for t in TaskName if queue_for(t.value) is queue]
+
+
+def set_build_info() -> None:
+    # Info is not supported in multiprocess mode; the build is exported as a gauge there.
+    if not multiprocess_enabled():
+        BUILD_INFO.info({"version": __version__})
+
+
+def multiprocess_enabled() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def registry_for_scrape() -> CollectorRegistry:
+    """The registry an HTTP endpoint should serve: aggregated across processes when enabled."""
+    if multiprocess_enabled():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    from prometheus_client import REGISTRY
+
+    return REGISTRY

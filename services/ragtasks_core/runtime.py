@@ -1,0 +1,98 @@
+"""Per-process resources of a worker: one Mongo client, one Redis client, one LLM client.
+
+Created lazily in the process that uses them and re-created if the process forked since
+(a client must never cross a fork). ``worker_process_init`` warms them in each prefork child
+and ``worker_process_shutdown`` closes them, so the server's connection count stays flat no
+matter how many tasks run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import redis
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from . import mongo
+from .llm import LLMClient
+from .ratelimit import SharedRateLimiter
+from .settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pid: int = field(default_factory=os.getpid)
+
+    @cached_property
+    def mongo_client(self) -> MongoClient:
+        return mongo.sync_client(self.settings, max_pool_size=4)
+
+    @cached_property
+    def db(self) -> Database:
+        return self.mongo_client[self.settings.mongodb_db]
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.effective_redis_url, decode_responses=True)
+
+    @cached_property
+    def llm(self) -> LLMClient | None:
+        """The configured LLM, or ``None`` when running offline (no ``LLM_BASE_URL``)."""
+        return LLMClient(self.settings) if self.settings.llm_base_url else None
+
+    @cached_property
+    def llm_limiter(self) -> SharedRateLimiter:
+        count, period = self.settings.llm_rate
+        key = f"{self.settings.key_prefix}:ratelimit:llm:{self.settings.llm_model}"
+        return SharedRateLimiter(self.redis, key, count=count, period=period, name="llm")
+
+    def close(self) -> None:
+        cache = self.__dict__
+        if "mongo_client" in cache:
+            cache["mongo_client"].close()
+        if "redis" in cache:
+            cache["redis"].close()
+        if cache.get("llm") is not None:
+            cache["llm"].close()
+        for name in ("mongo_client", "db", "redis", "llm", "llm_limiter"):
+            cache.pop(name, None)
+
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_runtime: Runtime | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Set the settings this process (and its forked children) build their runtime from."""
+    global _settings
+    _settings = settings
+
+
+def configured_settings() -> Settings:
+    if _settings is None:
+        configure(Settings())
+    assert _settings is not None
+    return _settings
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None or _runtime.pid != os.getpid():
+            # After a fork the parent's clients are unusable here: drop (not close) them.
+            _runtime = Runtime(configured_settings())
+        return _runtime
+
+
+def close_runtime() -> None:
+    global _runtime
+    with _lock:
+        if _runtime is not None and _runtime.pid == os.getpid():
+            _runtime.close()
+        _runtime = None

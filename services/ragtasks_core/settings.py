@@ -1,0 +1,154 @@
+"""Typed settings, read once from ``RAGTASKS_*`` environment variables and passed in.
+
+Nothing here is a global: ``Settings()`` builds a fresh object so tests (and each process)
+can build their own. Secrets have working defaults only in development mode.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
+_PERIOD_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+WORKER_NAMES = ("summarizer", "evaluator", "alerter")
+DEV_API_KEY = "dev-key"
+
+
+def parse_rate(text: str) -> tuple[float, float]:
+    """Parse ``"10/m"`` into ``(10.0, 60.0)``: (requests, per seconds)."""
+    match = _RATE_RE.match(text)
+    if not match:
+        raise ValueError(f"rate must look like '10/m', '2/s' or '100/h', got {text!r}")
+    count = float(match.group(1))
+    if count <= 0:
+        raise ValueError("rate must be positive")
+    return count, _PERIOD_SECONDS[match.group(2)]
+
+
+class Settings(BaseSettings):
+    """Every knob of ragtasks. Env var = ``RAGTASKS_`` + the upper-case field name."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGTASKS_", extra="ignore", validate_default=True)
+
+    environment: Literal["development", "production"] = "development"
+
+    # Infrastructure
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    result_backend: str = "redis://127.0.0.1:6379/0"
+    # Redis for the rate limiters, sliding windows and locks; defaults to the result backend.
+    redis_url: str | None = None
+    # Prefix of every Redis key ragtasks writes (not Celery's own result keys).
+    key_prefix: str = "ragtasks"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/?retryWrites=false"
+    mongodb_db: str = "ragtasks"
+
+    # LLM (OpenAI-compatible). No base URL means the offline extractive summarizer.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_rate_limit: str = "10/m"
+    llm_max_retries: int = Field(5, ge=0, le=20)
+    llm_backoff_base_seconds: float = Field(2.0, gt=0)
+    llm_backoff_max_seconds: float = Field(600.0, gt=0)
+    # A task waits in-process for a rate-limiter slot at most this long, then re-queues itself
+    # with a countdown (which does not count as a retry).
+    llm_rate_limit_max_wait_seconds: float = Field(30.0, ge=0)
+
+    # Gateway
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    max_messages_per_request: int = Field(100, ge=1)
+    max_message_chars: int = Field(32_000, ge=1)
+
+    # Summarizer
+    summary_trigger_tokens: int = Field(2000, ge=1)
+    summary_keep_recent_messages: int = Field(6, ge=0)
+    summary_max_tokens: int = Field(512, ge=16)
+
+    # Workers: concurrency and metrics ports, one per worker.
+    summarizer_concurrency: int = Field(2, ge=1)
+    evaluator_concurrency: int = Field(2, ge=1)
+    alerter_concurrency: int = Field(2, ge=1)
+    summarizer_metrics_port: int = 9101
+    evaluator_metrics_port: int = 9102
+    alerter_metrics_port: int = 9103
+    beat_metrics_port: int = 9104
+    worker_pool: Literal["prefork", "threads", "solo"] = "prefork"
+
+    # Celery reliability knobs
+    task_soft_time_limit_seconds: int = Field(600, ge=1)
+    task_time_limit_seconds: int = Field(660, ge=1)
+    result_expires_seconds: int = Field(86_400, ge=60)
+    worker_max_tasks_per_child: int = Field(1000, ge=1)
+    worker_max_memory_per_child_kb: int = Field(512_000, ge=1024)
+    # Quorum queues count deliveries; past this a message is dead-lettered instead of looping.
+    delivery_limit: int = Field(5, ge=1)
+
+    # Scheduling
+    timezone: str = "Asia/Shanghai"
+
+    # --- evaluator settings (issue: evaluator) ---
+
+    # --- alerter settings (issue: alerter) ---
+
+    # --- publishing / outbox settings (issue: publishing) ---
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("llm_rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("llm_base_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _secrets_outside_dev(self) -> Settings:
+        if self.task_time_limit_seconds <= self.task_soft_time_limit_seconds:
+            raise ValueError("task_time_limit_seconds must exceed task_soft_time_limit_seconds")
+        if self.environment == "development":
+            if not self.api_keys:
+                self.api_keys = [SecretStr(DEV_API_KEY)]
+            return self
+        keys = [k.get_secret_value() for k in self.api_keys]
+        if not keys or DEV_API_KEY in keys or any(len(k) < 16 for k in keys):
+            raise ValueError(
+                "RAGTASKS_API_KEYS must hold real bearer tokens (16+ characters, not the dev key) "
+                "when RAGTASKS_ENVIRONMENT=production"
+            )
+        if self.llm_base_url and not self.llm_api_key:
+            raise ValueError("RAGTASKS_LLM_API_KEY is required when RAGTASKS_LLM_BASE_URL is set in production")
+        return self
+
+    # Derived values -------------------------------------------------------------------------
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or self.result_backend
+
+    @property
+    def llm_rate(self) -> tuple[float, float]:
+        return parse_rate(self.llm_rate_limit)
+
+    def concurrency_for(self, worker: str) -> int:
+        return int(getattr(self, f"{worker}_concurrency"))
+
+    def metrics_port_for(self, component: str) -> int:
+        return int(getattr(self, f"{component}_metrics_port"))

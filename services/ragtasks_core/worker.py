@@ -1,0 +1,145 @@
+"""Start-up of a worker process: topology, metrics endpoint, per-process resources, task metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import threading
+import time
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from celery import Celery, signals
+from celery.app.task import Task
+from kombu import Connection
+from prometheus_client import make_wsgi_app, multiprocess
+from prometheus_client.exposition import ThreadingWSGIServer
+
+from . import metrics, runtime
+from .celery_app import create_celery, dead_letter_queues, task_queues
+from .contract import Queue, queue_for
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The module that registers each worker's tasks.
+TASK_MODULES = {
+    Queue.SUMMARIZER: "ragtasks_summarizer.tasks",
+    Queue.EVALUATOR: "ragtasks_evaluator.tasks",
+    Queue.ALERTER: "ragtasks_alerter.tasks",
+}
+PUBLISHED_AT_HEADER = "ragtasks_published_at"
+
+
+def declare_topology(app: Celery) -> None:
+    """Declare task queues and their dead-letter queues (idempotent)."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in dead_letter_queues() + task_queues(runtime.configured_settings()):
+            queue.bind(channel).declare()
+
+
+def build_worker_app(settings: Settings, queue: Queue) -> Celery:
+    runtime.configure(settings)
+    app = create_celery(settings)
+    importlib.import_module(TASK_MODULES[queue])
+    metrics.init_task_series(metrics.tasks_of(queue))
+    return app
+
+
+# --- metrics endpoint --------------------------------------------------------------------------
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve_metrics(port: int, host: str = "0.0.0.0") -> ThreadingWSGIServer:
+    """Serve ``/metrics`` (aggregated over prefork children) and ``/healthz`` in a thread."""
+    metrics_app = make_wsgi_app(metrics.registry_for_scrape())
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok\n"]
+        return metrics_app(environ, start_response)
+
+    server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server
+
+
+# --- signals: per-process resources and task metrics -----------------------------------------
+
+
+@signals.worker_process_init.connect
+def _child_started(**_: Any) -> None:
+    runtime.get_runtime()
+
+
+@signals.worker_process_shutdown.connect
+def _child_stopping(pid: int | None = None, **_: Any) -> None:
+    runtime.close_runtime()
+    if metrics.multiprocess_enabled():
+        multiprocess.mark_process_dead(os.getpid())
+
+
+@signals.worker_shutdown.connect
+def _worker_stopping(**_: Any) -> None:
+    runtime.close_runtime()
+
+
+@signals.before_task_publish.connect
+def _stamp_publish_time(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        headers.setdefault(PUBLISHED_AT_HEADER, time.time())
+
+
+def _labels(task: Task) -> tuple[str, str]:
+    name = task.name
+    try:
+        return name, queue_for(name).value
+    except ValueError:
+        return name, "unknown"
+
+
+_started: dict[str, float] = {}
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str, task: Task, **_: Any) -> None:
+    name, queue = _labels(task)
+    _started[task_id] = time.perf_counter()
+    metrics.TASKS_IN_PROGRESS.labels(name, queue).inc()
+    published = getattr(task.request, PUBLISHED_AT_HEADER, None)
+    if published is None and task.request.headers:
+        published = task.request.headers.get(PUBLISHED_AT_HEADER)
+    if published is not None:
+        with contextlib.suppress(TypeError, ValueError):
+            metrics.TASK_QUEUE_WAIT.labels(name, queue).observe(max(0.0, time.time() - float(published)))
+
+
+_STATE_OUTCOME = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry", "REJECTED": "rejected"}
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id: str, task: Task, state: str | None = None, **_: Any) -> None:
+    name, queue = _labels(task)
+    metrics.TASKS_IN_PROGRESS.labels(name, queue).dec()
+    started = _started.pop(task_id, None)
+    if started is not None:
+        metrics.TASK_DURATION.labels(name, queue).observe(time.perf_counter() - started)
+    outcome = _STATE_OUTCOME.get(state or "", "failure")
+    metrics.TASKS.labels(name, queue, outcome).inc()
+
+
+def broker_reachable(url: str, timeout: float = 3.0) -> bool:
+    try:
+        with Connection(url, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1)
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,70 @@
+"""The FastAPI application factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from ragtasks_core import metrics, mongo
+from ragtasks_core.celery_app import create_celery
+from ragtasks_core.settings import Settings
+
+from .publisher import Publisher
+from .routes import routers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = mongo.async_client(settings)
+        app.state.db = client[settings.mongodb_db]
+        try:
+            await mongo.ensure_indexes_async(app.state.db)
+        except Exception as exc:
+            log.warning("could not ensure indexes at start-up: %s", exc)
+        try:
+            yield
+        finally:
+            await client.close()
+            app.state.celery.close()
+
+    app = FastAPI(title="ragtasks gateway", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.celery = create_celery(settings)
+    app.state.publisher = Publisher(app.state.celery)
+    metrics.set_build_info()
+    for router in routers():
+        app.include_router(router)
+    _install_middleware(app)
+    return app
+
+
+def _install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        status_code = 500
+        try:
+            response = await call_next(request)
+            status_code = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(request.method, path, str(status_code)).inc()
+            metrics.HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+
+    @app.exception_handler(Exception)
+    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace to the client; the log has it.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error"}, status_code=500)

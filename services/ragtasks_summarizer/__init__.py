@@ -1,0 +1,1 @@
+"""The summarizer worker: rolling summaries of chat sessions (queue ``summarizer``)."""

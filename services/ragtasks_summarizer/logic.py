@@ -1,0 +1,103 @@
+"""Pure summarization logic: what to summarize, the prompt, and the offline summarizer.
+
+No Celery, no Mongo, no prometheus here -- plain functions over plain data, unit-tested alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from ragtasks_core.tokens import count_tokens
+
+EXTRACTIVE_MODEL = "extractive-local"
+
+
+@dataclass(frozen=True)
+class Message:
+    seq: int
+    role: str
+    content: str
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Summarize ``messages`` (all with seq <= ``upto_seq``) into the rolling summary."""
+
+    messages: list[Message]
+    upto_seq: int
+    tokens_covered: int
+
+
+def plan_summary(after_watermark: list[Message], keep_recent: int) -> Plan | None:
+    """Choose what to fold into the summary: everything but the newest ``keep_recent`` messages.
+
+    Returns ``None`` when nothing would be folded (the newest messages stay verbatim).
+    """
+    ordered = sorted(after_watermark, key=lambda m: m.seq)
+    fold = ordered[: max(0, len(ordered) - keep_recent)]
+    if not fold:
+        return None
+    return Plan(messages=fold, upto_seq=fold[-1].seq, tokens_covered=sum(m.tokens for m in fold))
+
+
+SYSTEM_PROMPT = (
+    "You maintain the rolling summary of a conversation between a user and an assistant. "
+    "Merge the previous summary with the new messages into one updated summary. Keep facts, "
+    "names, numbers, decisions, open questions and the user's preferences; drop pleasantries. "
+    "Write in the conversation's language. Answer with the summary text only."
+)
+
+
+def build_prompt(previous_summary: str | None, messages: list[Message], *, max_words: int) -> list[dict[str, str]]:
+    transcript = "\n".join(f"[{m.seq}] {m.role}: {m.content}" for m in messages)
+    user = (
+        f"Previous summary:\n{previous_summary or '(none)'}\n\n"
+        f"New messages:\n{transcript}\n\n"
+        f"Write the updated summary in at most {max_words} words."
+    )
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+_SENTENCE_RE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
+_WORD_RE = re.compile(r"[\w]+", re.UNICODE)
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _terms(text: str) -> list[str]:
+    # Latin words, plus CJK characters one by one (Chinese has no spaces to split on).
+    words = [w.lower() for w in _WORD_RE.findall(text) if not _CJK_RE.search(w)]
+    return words + _CJK_RE.findall(text)
+
+
+def extractive_summary(previous_summary: str | None, messages: list[Message], *, max_tokens: int) -> str:
+    """Offline summarizer: keep the highest-scoring sentences (term frequency), in order.
+
+    No network and no model: it lets the whole system run, and be tested, without an LLM.
+    """
+    sentences: list[tuple[int, str]] = []
+    if previous_summary:
+        sentences += [(0, s.strip()) for s in _SENTENCE_RE.split(previous_summary) if s.strip()]
+    for m in messages:
+        sentences += [(m.seq, f"{m.role}: {s.strip()}") for s in _SENTENCE_RE.split(m.content) if s.strip()]
+    if not sentences:
+        return previous_summary or ""
+    freq = Counter(t for _, s in sentences for t in _terms(s))
+
+    def score(sentence: str) -> float:
+        terms = _terms(sentence)
+        return sum(freq[t] for t in terms) / (len(terms) ** 0.5) if terms else 0.0
+
+    ranked = sorted(range(len(sentences)), key=lambda i: score(sentences[i][1]), reverse=True)
+    chosen: list[int] = []
+    budget = max_tokens
+    for i in ranked:
+        cost = count_tokens(sentences[i][1]) + 1
+        if cost <= budget:
+            chosen.append(i)
+            budget -= cost
+    if not chosen:  # one very long sentence: keep its beginning
+        return sentences[ranked[0]][1][: max_tokens * 2]
+    return "\n".join(sentences[i][1] for i in sorted(chosen))

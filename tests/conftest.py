@@ -1,0 +1,140 @@
+"""Fixtures shared by every test tier.
+
+Integration fixtures start *real* things: a Mongo server process, a RabbitMQ vhost of its own,
+worker processes, the gateway; only the paid external APIs (OpenAI, WeCom) are local doubles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from pymongo import MongoClient
+
+from ragtasks_core.settings import Settings
+from tests.support import procs
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.services import MongoServer, Vhost, check_reachable, redis_url, unique
+
+LOG_DIR = Path(os.environ.get("RAGTASKS_TEST_LOG_DIR", "/tmp/ragtasks-test-logs"))
+
+
+@pytest.fixture(scope="session")
+def mongo_server() -> Iterator[MongoServer]:
+    server = MongoServer.start(LOG_DIR)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def vhost() -> Iterator[Vhost]:
+    vh = Vhost.create()
+    check_reachable(vh.broker_url, redis_url())
+    yield vh
+    vh.delete()
+
+
+@pytest.fixture
+def base_env(mongo_server: MongoServer, vhost: Vhost) -> Iterator[dict[str, str]]:
+    """RAGTASKS_* variables for one test: its own Mongo database and Redis key prefix."""
+    db_name = unique("ragtasks_test")
+    env = {
+        "RAGTASKS_ENVIRONMENT": "development",
+        "RAGTASKS_BROKER_URL": vhost.broker_url,
+        "RAGTASKS_RESULT_BACKEND": redis_url(),
+        "RAGTASKS_REDIS_URL": redis_url(),
+        "RAGTASKS_KEY_PREFIX": unique("rt"),
+        "RAGTASKS_MONGODB_URL": mongo_server.url,
+        "RAGTASKS_MONGODB_DB": db_name,
+        "RAGTASKS_API_KEYS": "test-key-0123456789",
+        "RAGTASKS_LOG_JSON": "false",
+        "RAGTASKS_LLM_BASE_URL": "",
+    }
+    yield env
+    with MongoClient(mongo_server.url) as client:
+        client.drop_database(db_name)
+
+
+@pytest.fixture
+def make_settings(base_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        for key, value in {**base_env, **{f"RAGTASKS_{k.upper()}": str(v) for k, v in overrides.items()}}.items():
+            monkeypatch.setenv(key, value)
+        return Settings()
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Any]:
+    client: MongoClient = MongoClient(settings.mongodb_url, tz_aware=True)
+    yield client[settings.mongodb_db]
+    client.close()
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis_lib.Redis]:
+    client = redis_lib.Redis.from_url(settings.effective_redis_url, decode_responses=True)
+    yield client
+    for key in client.scan_iter(f"{settings.key_prefix}:*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_client(settings: Settings) -> Iterator[Any]:
+    from ragtasks_core.celery_app import create_celery
+
+    app = create_celery(settings)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[procs.Proc]]:
+    """Started processes are stopped at teardown; their logs stay in LOG_DIR."""
+    started: list[procs.Proc] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def worker_env(base_env: dict[str, str]) -> dict[str, str]:
+    return dict(base_env)
+
+
+@pytest.fixture
+def start_worker(processes: list[procs.Proc]) -> Callable[..., procs.Proc]:
+    def start(queue: str, env: dict[str, str], **kwargs: Any) -> procs.Proc:
+        proc = procs.start_worker(queue, env, LOG_DIR, **kwargs)
+        processes.append(proc)
+        return proc
+
+    return start
+
+
+@pytest.fixture
+def start_gateway(processes: list[procs.Proc]) -> Callable[..., procs.Proc]:
+    def start(env: dict[str, str]) -> procs.Proc:
+        proc = procs.start_gateway(env, LOG_DIR)
+        processes.append(proc)
+        return proc
+
+    return start

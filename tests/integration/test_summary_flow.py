@@ -1,0 +1,73 @@
+"""The first complete flow: append -> threshold -> summarizer worker -> context read back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.helpers import auth, gateway_client, wait_task
+from tests.support.fake_openai import FakeOpenAI
+
+TURN = [
+    {"role": "user", "content": "我想退货，上周买的耳机左边有杂音。The left earbud crackles at high volume."},
+    {"role": "assistant", "content": "Sorry about that. Returns are accepted within 30 days with the receipt."},
+]
+
+
+def test_threshold_triggers_exactly_one_summary_offline(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any
+) -> None:
+    env = {**worker_env, "RAGTASKS_SUMMARY_TRIGGER_TOKENS": "150", "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "2"}
+    start_worker("summarizer", env, concurrency=2)
+    gw = start_gateway(env)
+    with gateway_client(gw.port) as client:
+        task_ids = []
+        last = None
+        for _ in range(4):
+            r = client.post("/v1/sessions/chat-1/messages", json={"messages": TURN}, headers=auth())
+            assert r.status_code == 200, r.text
+            last = r.json()
+            if last["summary_task_id"]:
+                task_ids.append(last["summary_task_id"])
+        assert last is not None and last["last_seq"] == 8
+        # Tokens are counted with o200k_base: 2 messages of mixed Chinese/English pass 150 by turn 3.
+        assert len(task_ids) == 1, task_ids
+        done = wait_task(client, task_ids[0])
+        assert done["state"] == "SUCCESS", done
+        assert done["result"]["status"] == "committed"
+        ctx = client.get("/v1/sessions/chat-1/context", headers=auth()).json()
+        assert ctx["summary_model"] == "extractive-local"
+        assert ctx["summary"]
+        # Everything but the 2 newest messages of the summarized range was folded in.
+        upto = ctx["summary_upto_seq"]
+        assert upto >= 4
+        assert [m["seq"] for m in ctx["messages"]] == list(range(upto + 1, 9))
+        assert ctx["summary_pending"] is False
+
+
+def test_llm_summary_through_openai_client(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, fake_llm: FakeOpenAI
+) -> None:
+    fake_llm.default_text = "用户想退货：耳机左侧有杂音；30 天内凭收据可退。"
+    env = {
+        **worker_env,
+        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
+        "RAGTASKS_LLM_API_KEY": "sk-test",
+        "RAGTASKS_LLM_MODEL": "fake-model",
+        "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "1",
+        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+    }
+    start_worker("summarizer", env, concurrency=1)
+    gw = start_gateway(env)
+    with gateway_client(gw.port) as client:
+        client.post("/v1/sessions/chat-2/messages", json={"messages": TURN}, headers=auth())
+        r = client.post("/v1/sessions/chat-2/summarize", headers=auth())
+        assert r.status_code == 202
+        done = wait_task(client, r.json()["task_id"])
+        assert done["state"] == "SUCCESS", done
+        ctx = client.get("/v1/sessions/chat-2/context", headers=auth()).json()
+    assert ctx["summary"] == fake_llm.default_text
+    assert ctx["summary_model"] == "fake-model"
+    assert ctx["summary_upto_seq"] == 1
+    [request] = fake_llm.chat_requests()
+    assert request.body["model"] == "fake-model"
+    assert "耳机" in request.body["messages"][-1]["content"]

@@ -1,0 +1,1 @@
+"""Test support: real service processes and local doubles of paid external APIs."""

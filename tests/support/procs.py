@@ -1,0 +1,159 @@
+"""Start real ragtasks processes (workers, gateway, beat) for integration tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+
+
+@dataclass
+class Proc:
+    """A running ragtasks component; ``log`` is its combined stdout/stderr file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    port: int | None = None
+    multiproc_dir: Path | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 20) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL of the whole process group."""
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._cleanup()
+
+    def kill(self) -> None:
+        """kill -9 of the whole process group (parent and prefork children)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
+    def _cleanup(self) -> None:
+        if self.multiproc_dir is not None:
+            shutil.rmtree(self.multiproc_dir, ignore_errors=True)
+
+
+def _spawn(name: str, argv: list[str], env: Mapping[str, str], log_dir: Path, multiproc: bool) -> Proc:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name}-{int(time.time() * 1000)}.log"
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    mp_dir = None
+    if multiproc:
+        # Exactly what the start-up script does: a fresh, empty directory per process tree.
+        mp_dir = Path(tempfile.mkdtemp(prefix=f"prom-{name}-"))
+        full_env["PROMETHEUS_MULTIPROC_DIR"] = str(mp_dir)
+    with open(log, "wb") as fh:
+        popen = subprocess.Popen(
+            [str(BIN / "ragtasks"), *argv], env=full_env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Proc(name, popen, log, multiproc_dir=mp_dir)
+
+
+def start_worker(
+    queue: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    concurrency: int = 2,
+    pool: str = "prefork",
+    extra_args: list[str] | None = None,
+    ready_timeout: float = 60,
+) -> Proc:
+    port = free_port()
+    argv = ["worker", queue, "--concurrency", str(concurrency), "--pool", pool, "--metrics-port", str(port)]
+    proc = _spawn(f"worker-{queue}", argv + (extra_args or []), env, log_dir, multiproc=True)
+    proc.port = port
+
+    def ready() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"worker {queue} exited:\n{proc.log_text()[-4000:]}")
+        return " ready." in proc.log_text()
+
+    wait_until(ready, ready_timeout, 0.2, f"worker {queue} to be ready")
+    return proc
+
+
+def start_gateway(env: Mapping[str, str], log_dir: Path, *, ready_timeout: float = 30) -> Proc:
+    port = free_port()
+    proc = _spawn("gateway", ["gateway", "--host", "127.0.0.1", "--port", str(port)], env, log_dir, multiproc=False)
+    proc.port = port
+
+    def ready() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"gateway exited:\n{proc.log_text()[-4000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(ready, ready_timeout, 0.2, "gateway to be ready")
+    return proc
+
+
+def start_beat(env: Mapping[str, str], log_dir: Path, *, extra_args: list[str] | None = None) -> Proc:
+    port = free_port()
+    schedule = Path(tempfile.mkdtemp(prefix="beat-")) / "schedule"
+    argv = ["beat", "--metrics-port", str(port), "--schedule-file", str(schedule), *(extra_args or [])]
+    proc = _spawn("beat", argv, env, log_dir, multiproc=False)
+    proc.port = port
+    return proc
+
+
+def metrics_text(port: int) -> str:
+    return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+
+def metric_value(text: str, name: str, labels: Mapping[str, str] | None = None) -> float:
+    """Sum of samples of ``name`` whose labels include ``labels`` (exposition text format)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name != name:
+                continue
+            if labels and any(sample.labels.get(k) != v for k, v in labels.items()):
+                continue
+            total += sample.value
+    return total
