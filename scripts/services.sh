@@ -19,6 +19,10 @@ ensure() {
     rabbitmq-server -detached || true
     for _ in $(seq 1 60); do rabbit_up && break; sleep 2; done
   fi
+  # The management API: queue depth metrics, KEDA's `protocol: http`, Flower's broker tab.
+  if ! curl -fsS -o /dev/null -u guest:guest http://127.0.0.1:15672/api/overview 2>/dev/null; then
+    rabbitmq-plugins enable rabbitmq_management >/dev/null 2>&1 || true
+  fi
   # A stopped app (e.g. a test that ran `rabbitmqctl stop_app` and died) is started again.
   rabbitmqctl -q start_app >/dev/null 2>&1 || true
   redis_up || { echo "redis is not reachable" >&2; exit 1; }

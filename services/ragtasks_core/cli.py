@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -90,10 +91,14 @@ def cmd_beat(args: argparse.Namespace) -> None:
 
 def cmd_flower(args: argparse.Namespace) -> None:
     from .celery_app import create_celery
+    from .queue_metrics import management_endpoint
 
     settings = _settings()
     app = create_celery(settings)
-    app.start(["flower", f"--port={args.port}", f"--address={args.address}"])
+    base, (user, password), _ = management_endpoint(settings)
+    host = base.split("://", 1)[1]
+    broker_api = f"{base.split('://', 1)[0]}://{quote(user)}:{quote(password)}@{host}/api/"
+    app.start(["flower", f"--port={args.port}", f"--address={args.address}", f"--broker_api={broker_api}"])
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -125,15 +125,29 @@ def _task_started(task_id: str, task: Task, **_: Any) -> None:
 _STATE_OUTCOME = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry", "REJECTED": "rejected"}
 
 
+# Ids worth a log field when a payload carries them (never message text or secrets).
+_LOGGED_IDS = ("session_id", "kb_id", "evaluation_id", "fingerprint")
+
+
 @signals.task_postrun.connect
-def _task_finished(task_id: str, task: Task, state: str | None = None, **_: Any) -> None:
+def _task_finished(
+    task_id: str, task: Task, state: str | None = None, kwargs: dict[str, Any] | None = None, **_: Any
+) -> None:
     name, queue = _labels(task)
     metrics.TASKS_IN_PROGRESS.labels(name, queue).dec()
     started = _started.pop(task_id, None)
-    if started is not None:
-        metrics.TASK_DURATION.labels(name, queue).observe(time.perf_counter() - started)
+    duration = time.perf_counter() - started if started is not None else None
+    if duration is not None:
+        metrics.TASK_DURATION.labels(name, queue).observe(duration)
     outcome = _STATE_OUTCOME.get(state or "", "failure")
     metrics.TASKS.labels(name, queue, outcome).inc()
+    fields: dict[str, Any] = {"task_id": task_id, "task": name, "queue": queue, "outcome": outcome}
+    if duration is not None:
+        fields["duration_seconds"] = round(duration, 4)
+    for key in _LOGGED_IDS:
+        if isinstance(kwargs, dict) and isinstance(kwargs.get(key), str):
+            fields[key] = kwargs[key]
+    log.info("task %s", outcome, extra=fields)
 
 
 def broker_reachable(url: str, timeout: float = 3.0) -> bool:
@@ -141,5 +155,5 @@ def broker_reachable(url: str, timeout: float = 3.0) -> bool:
         with Connection(url, connect_timeout=timeout) as conn:
             conn.ensure_connection(max_retries=1)
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False

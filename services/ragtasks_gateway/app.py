@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 
 from ragtasks_core import metrics, mongo
 from ragtasks_core.celery_app import create_celery
+from ragtasks_core.queue_metrics import QueueCollector
 from ragtasks_core.settings import Settings
 
 from .publisher import Publisher
@@ -29,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = client[settings.mongodb_db]
         try:
             await mongo.ensure_indexes_async(app.state.db)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - start anyway; /readyz reports Mongo
             log.warning("could not ensure indexes at start-up: %s", exc)
         try:
             yield
@@ -42,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = create_celery(settings)
     app.state.publisher = Publisher(app.state.celery)
     metrics.set_build_info()
+    app.state.metrics_registry = metrics.registry_for_scrape()
+    app.state.queue_registry = CollectorRegistry()
+    app.state.queue_registry.register(QueueCollector(settings))
     for router in routers():
         app.include_router(router)
     _install_middleware(app)

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from ragtasks_core import metrics
 from ragtasks_core.worker import broker_reachable
 
 router = APIRouter(tags=["health"])
@@ -48,7 +47,7 @@ async def readyz(request: Request) -> Any:
         try:
             await asyncio.wait_for(check(request), CHECK_TIMEOUT_SECONDS)
             results[name] = "ok"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a probe reports, never raises
             results[name] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in results.values())
     return JSONResponse(
@@ -57,5 +56,8 @@ async def readyz(request: Request) -> Any:
 
 
 @router.get("/metrics")
-async def metrics_endpoint() -> Response:
-    return Response(generate_latest(metrics.registry_for_scrape()), media_type=CONTENT_TYPE_LATEST)
+async def metrics_endpoint(request: Request) -> Response:
+    # Process metrics, then queue depth from RabbitMQ (a blocking HTTP call, off the loop).
+    body = generate_latest(request.app.state.metrics_registry)
+    body += await run_in_threadpool(generate_latest, request.app.state.queue_registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
