@@ -13,7 +13,7 @@ ENV PATH=/opt/ragtasks/bin:$PATH
 # Dependencies first, from pyproject.toml alone: this layer is reused until the dependencies change.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['flower']))" > /tmp/requirements.txt
+print('\n'.join(p['dependencies'] + p.get('optional-dependencies', {}).get('flower', [])))" > /tmp/requirements.txt
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --upgrade pip==24.3.1 setuptools==75.6.0 wheel==0.45.1 \
     && pip install -r /tmp/requirements.txt

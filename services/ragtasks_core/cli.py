@@ -4,6 +4,8 @@ ragtasks gateway [--host H] [--port P]
 ragtasks worker summarizer|evaluator|alerter [--concurrency N] [--metrics-port P] [--pool ...]
 ragtasks beat
 ragtasks flower [--port P]
+ragtasks publish TASK --json '{...}' [--task-id ID] [--no-validate]
+ragtasks dlq list|replay|purge QUEUE [--limit N] [--id TASK_ID ...] [--yes] [--json]
 """
 
 from __future__ import annotations
@@ -81,10 +83,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
 def cmd_beat(args: argparse.Namespace) -> None:
     from ragtasks_scheduler.beat import run_beat
 
+    from .metrics import set_build_info
     from .worker import serve_metrics
 
     settings = _settings()
     setup_logging(settings.log_level, json_output=settings.log_json)
+    set_build_info()
     serve_metrics(args.metrics_port or settings.beat_metrics_port)
     run_beat(settings, schedule_file=args.schedule_file, loglevel=settings.log_level)
 
@@ -99,6 +103,73 @@ def cmd_flower(args: argparse.Namespace) -> None:
     host = base.split("://", 1)[1]
     broker_api = f"{base.split('://', 1)[0]}://{quote(user)}:{quote(password)}@{host}/api/"
     app.start(["flower", f"--port={args.port}", f"--address={args.address}", f"--broker_api={broker_api}"])
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    """Publish one task by name with pika (the same wire format as every other producer)."""
+    import json
+
+    from ragtasks_publisher import PublishFailed, TaskPublisher
+
+    from .contract import TaskName
+    from .contract.registry import model_for
+
+    if args.task not in {t.value for t in TaskName}:
+        raise SystemExit(f"ragtasks publish: unknown task {args.task!r}; known: {', '.join(t.value for t in TaskName)}")
+    try:
+        kwargs = json.loads(args.json)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"ragtasks publish: --json is not valid JSON: {exc}") from None
+    if not isinstance(kwargs, dict):
+        raise SystemExit("ragtasks publish: --json must be a JSON object (the task's keyword arguments)")
+    model = model_for(args.task)
+    if model is not None and not args.no_validate:
+        try:
+            kwargs = model.model_validate(kwargs).model_dump(mode="json")
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors()
+            )
+            raise SystemExit(f"ragtasks publish: invalid {model.__name__} payload: {problems}") from None
+    settings = _settings()
+    try:
+        with TaskPublisher(settings.broker_url) as publisher:
+            print(publisher.publish(args.task, kwargs, task_id=args.task_id))
+    except PublishFailed as exc:
+        raise SystemExit(f"ragtasks publish: {exc}") from None
+
+
+def cmd_dlq(args: argparse.Namespace) -> None:
+    """Inspect, replay or purge the dead-letter queue of one worker queue."""
+    import json
+
+    from pika.exceptions import AMQPError
+
+    from . import dlq
+
+    settings = _settings()
+    try:
+        queue = dlq.resolve_queue(args.queue)
+        if args.action == "list":
+            count, items = dlq.list_messages(settings.broker_url, queue, limit=args.limit)
+            if args.json:
+                print(json.dumps({"queue": f"{queue.value}.dlq", "count": count, "messages": [vars(i) for i in items]}))
+                return
+            print(f"{queue.value}.dlq: {count} message(s){f', showing {len(items)}' if len(items) < count else ''}")
+            for item in items:
+                age = "?" if item.age_seconds is None else f"{item.age_seconds:.0f}s"
+                print(f"{item.task_id or '-'}  {item.task or '-'}  age={age}  reason: {item.reason}")
+        elif args.action == "replay":
+            replayed = dlq.replay(settings.broker_url, queue, ids=set(args.id) if args.id else None)
+            print(f"replayed {replayed} message(s) from {queue.value}.dlq")
+        else:
+            if not args.yes:
+                raise SystemExit(f"ragtasks dlq purge: this deletes every message in {queue.value}.dlq; add --yes")
+            print(f"purged {dlq.purge(settings.broker_url, queue)} message(s) from {queue.value}.dlq")
+    except dlq.UnknownQueue as exc:
+        raise SystemExit(f"ragtasks dlq: {exc}") from None
+    except AMQPError as exc:
+        raise SystemExit(f"ragtasks dlq: broker error: {exc!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("--port", type=int, default=5555)
     fl.add_argument("--address", default="127.0.0.1")
     fl.set_defaults(func=cmd_flower)
+
+    pb = sub.add_parser("publish", help="publish one task by name (pika, publisher confirms)")
+    pb.add_argument("task", help="a task name, e.g. ragtasks.summarizer.summarize_session")
+    pb.add_argument("--json", default="{}", help="the task's keyword arguments as a JSON object")
+    pb.add_argument("--task-id", help="use this task id (default: a new UUID)")
+    pb.add_argument("--no-validate", action="store_true", help="skip the payload model check before sending")
+    pb.set_defaults(func=cmd_publish)
+
+    dl = sub.add_parser("dlq", help="list, replay or purge a worker queue's dead-letter queue")
+    dl.add_argument("action", choices=["list", "replay", "purge"])
+    dl.add_argument("queue", help="summarizer | evaluator | alerter (or <queue>.dlq)")
+    dl.add_argument("--limit", type=_positive, default=20, help="list: show at most N messages")
+    dl.add_argument("--id", action="append", help="replay: only this task id (repeatable)")
+    dl.add_argument("--yes", action="store_true", help="purge: confirm")
+    dl.add_argument("--json", action="store_true", help="list: print JSON")
+    dl.set_defaults(func=cmd_dlq)
     return parser
 
 

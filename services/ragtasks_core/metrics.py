@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 from . import __version__
 from .contract import Queue, TaskName, queue_for
@@ -81,7 +81,8 @@ HTTP_LATENCY = Histogram(
     "ragtasks_http_request_duration_seconds", "Gateway HTTP latency.", ["method", "route"], buckets=HTTP_BUCKETS
 )
 
-BUILD_INFO = Info("ragtasks_build", "Build information.")
+# A gauge, not an ``Info``: Info does not work in multiprocess mode (prefork workers).
+BUILD_INFO = Gauge("ragtasks_build_info", "Build information (always 1).", ["version"], multiprocess_mode="max")
 
 
 def init_task_series(tasks: Iterable[str]) -> None:
@@ -107,9 +108,7 @@ def tasks_of(queue: Queue) -> list[str]:
 
 
 def set_build_info() -> None:
-    # Info is not supported in multiprocess mode; the build is exported as a gauge there.
-    if not multiprocess_enabled():
-        BUILD_INFO.info({"version": __version__})
+    BUILD_INFO.labels(__version__).set(1)
 
 
 def multiprocess_enabled() -> bool:
@@ -125,3 +124,46 @@ def registry_for_scrape() -> CollectorRegistry:
     from prometheus_client import REGISTRY
 
     return REGISTRY
+
+# --- alerter (issue: alerter) -------------------------------------------------------------------
+ALERT_CHANNELS = ("wecom", "webhook")
+ALERT_OUTCOMES = ("sent", "failed", "dead")
+ALERTS = Counter(
+    "ragtasks_alerts_total",
+    "Alert notification delivery attempts: sent, failed (will retry) or dead (dead-lettered).",
+    ["channel", "outcome"],
+)
+ALERTS_RAISED = Counter(
+    "ragtasks_alerts_raised_total", "Alerts received by the alerter, by source and status.", ["source", "status"]
+)
+RETRIEVAL_EVENTS = Counter(
+    "ragtasks_retrieval_events_total", "Retrieval events reported to the gateway, by KB.", ["kb", "outcome"]
+)
+RETRIEVAL_EMPTY_RATIO = Gauge(
+    "ragtasks_retrieval_empty_ratio",
+    "Share of empty retrievals of a KB in the sliding window, as of its last reported batch.",
+    ["kb"],
+    multiprocess_mode="mostrecent",
+)
+
+
+def init_alert_series() -> None:
+    for channel in ALERT_CHANNELS:
+        for outcome in ALERT_OUTCOMES:
+            ALERTS.labels(channel, outcome)
+
+# --- evaluator (issue: evaluator) ---
+# Recall of the latest finished evaluation per KB; "mostrecent" so the prefork child that
+# finalized last wins. ``kb`` is bounded by the configured knowledge bases, ``k`` by the k list.
+EVAL_HIT_RATE = Gauge(
+    "ragtasks_eval_hit_rate",
+    "Hit rate@k of the latest finished recall evaluation.",
+    ["kb", "k"],
+    multiprocess_mode="mostrecent",
+)
+EVAL_MRR = Gauge(
+    "ragtasks_eval_mrr",
+    "Mean reciprocal rank@k of the latest finished recall evaluation.",
+    ["kb", "k"],
+    multiprocess_mode="mostrecent",
+)

@@ -17,7 +17,7 @@ from kombu import Connection
 from prometheus_client import make_wsgi_app, multiprocess
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from . import metrics, runtime
+from . import failure_alerts, metrics, runtime  # noqa: F401 -- failure_alerts connects the task-failure alert
 from .celery_app import create_celery, dead_letter_queues, task_queues
 from .contract import Queue, queue_for
 from .settings import Settings
@@ -44,8 +44,11 @@ def declare_topology(app: Celery) -> None:
 def build_worker_app(settings: Settings, queue: Queue) -> Celery:
     runtime.configure(settings)
     app = create_celery(settings)
+    # Messages Celery refuses (undecodable, unknown task) go to the DLQ with a reason, never dropped.
+    app.conf.worker_consumer = "ragtasks_core.dlq:DeadLetteringConsumer"
     importlib.import_module(TASK_MODULES[queue])
     metrics.init_task_series(metrics.tasks_of(queue))
+    metrics.set_build_info()
     return app
 
 

@@ -17,8 +17,9 @@ def _obj(props: dict[str, Any], required: tuple[str, ...] = (), extra: bool = Fa
 
 _STR = {"type": "string", "minLength": 1}
 _INT = {"type": "integer"}
-_META = _obj({"name": _STR, "namespace": _STR, "labels": {"type": "object"}, "annotations": {"type": "object"}},
-             ("name",))
+_META = _obj(
+    {"name": _STR, "namespace": _STR, "labels": {"type": "object"}, "annotations": {"type": "object"}}, ("name",)
+)
 _SELECTOR = {"type": "object"}
 
 
@@ -64,24 +65,49 @@ _TRIGGER_AUTH_SPEC = _obj(
     ("secretTargetRef",),
 )
 
-_ENDPOINT = _obj({"port": _STR, "path": _STR, "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"}},
-                 ("port",))
+_RELABELING = _obj(
+    {
+        "sourceLabels": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$"}},
+        "targetLabel": _STR,
+        "replacement": {"type": "string"},
+        "regex": {"type": "string"},
+        "action": {"enum": ["replace", "keep", "drop", "labelmap", "labeldrop", "labelkeep"]},
+    }
+)
+_ENDPOINT = _obj(
+    {
+        "port": _STR,
+        "path": _STR,
+        "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+        "relabelings": {"type": "array", "items": _RELABELING},
+    },
+    ("port",),
+)
 _NS_SELECTOR = _obj({"matchNames": {"type": "array", "items": _STR}, "any": {"type": "boolean"}})
 
 _SERVICE_MONITOR_SPEC = _obj(
-    {"selector": _SELECTOR, "namespaceSelector": _NS_SELECTOR,
-     "endpoints": {"type": "array", "minItems": 1, "items": _ENDPOINT}},
+    {
+        "selector": _SELECTOR,
+        "namespaceSelector": _NS_SELECTOR,
+        "endpoints": {"type": "array", "minItems": 1, "items": _ENDPOINT},
+    },
     ("selector", "endpoints"),
 )
 _POD_MONITOR_SPEC = _obj(
-    {"selector": _SELECTOR, "namespaceSelector": _NS_SELECTOR,
-     "podMetricsEndpoints": {"type": "array", "minItems": 1, "items": _ENDPOINT}},
+    {
+        "selector": _SELECTOR,
+        "namespaceSelector": _NS_SELECTOR,
+        "podMetricsEndpoints": {"type": "array", "minItems": 1, "items": _ENDPOINT},
+    },
     ("selector", "podMetricsEndpoints"),
 )
 _RULE = {
     "type": "object",
     "properties": {
-        "record": _STR, "alert": _STR, "expr": _STR, "for": {"type": "string"},
+        "record": _STR,
+        "alert": _STR,
+        "expr": _STR,
+        "for": {"type": "string"},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
         "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
     },
@@ -90,9 +116,20 @@ _RULE = {
     "additionalProperties": False,
 }
 _PROMETHEUS_RULE_SPEC = _obj(
-    {"groups": {"type": "array", "minItems": 1, "items": _obj(
-        {"name": _STR, "interval": {"type": "string"}, "rules": {"type": "array", "minItems": 1, "items": _RULE}},
-        ("name", "rules"))}},
+    {
+        "groups": {
+            "type": "array",
+            "minItems": 1,
+            "items": _obj(
+                {
+                    "name": _STR,
+                    "interval": {"type": "string"},
+                    "rules": {"type": "array", "minItems": 1, "items": _RULE},
+                },
+                ("name", "rules"),
+            ),
+        }
+    },
     ("groups",),
 )
 

@@ -220,7 +220,8 @@ def test_full_scenario_renders_every_optional_object() -> None:
     kinds = {m["kind"] for m in render(CI / "full-values.yaml")}
     assert {"Ingress", "NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds
     dashboards = [
-        m for m in render(CI / "full-values.yaml")
+        m
+        for m in render(CI / "full-values.yaml")
         if m["kind"] == "ConfigMap" and m["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
     assert dashboards

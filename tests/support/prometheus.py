@@ -7,7 +7,9 @@ Pytest-free, so integration tests, benchmarks and scripts can all use it::
         prom.query("ragtasks:queue_success_ratio:rate5m")
 
 Each instance gets a free port, a temporary config and a temporary TSDB directory, removed on
-``stop()``. Install the binary with ``make tools`` (scripts/install-prometheus.sh).
+``stop()``. Install the binary with ``make tools`` (scripts/install-prometheus.sh). Prometheus
+batches service-discovery updates every 5 s, so the first scrape comes about 5 s after start:
+wait for it (``wait_for`` on ``targets_health()``) rather than sleeping.
 """
 
 from __future__ import annotations
