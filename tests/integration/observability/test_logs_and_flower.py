@@ -1,0 +1,76 @@
+"""Structured JSON logs from workers (ids, outcome, duration; never secrets) and Flower."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from typing import Any
+
+import httpx
+
+from tests.integration.helpers import auth, gateway_client, wait_task
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.procs import BIN, free_port, wait_until
+
+SECRET_LLM_KEY = "sk-very-secret-llm-key-4242"
+
+
+def test_worker_logs_are_json_with_task_fields_and_no_secrets(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, fake_llm: FakeOpenAI
+) -> None:
+    env = {
+        **worker_env,
+        "RAGTASKS_LOG_JSON": "true",
+        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
+        "RAGTASKS_LLM_API_KEY": SECRET_LLM_KEY,
+        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "0",
+    }
+    worker = start_worker("summarizer", env, concurrency=1)
+    gateway = start_gateway(env)
+    with gateway_client(gateway.port) as client:
+        client.post(
+            "/v1/sessions/log-1/messages", json={"messages": [{"role": "user", "content": "hello"}]}, headers=auth()
+        )
+        task_id = client.post("/v1/sessions/log-1/summarize", headers=auth()).json()["task_id"]
+        assert wait_task(client, task_id)["state"] == "SUCCESS"
+    # The LLM saw the key (it is used), but no log line carries it.
+    assert fake_llm.chat_requests()
+    text = worker.log_text() + gateway.log_text()
+    assert SECRET_LLM_KEY not in text
+    assert "test-key-0123456789" not in text
+    records = [json.loads(line) for line in worker.log_text().splitlines() if line.startswith("{")]
+    [done] = [r for r in records if r.get("task_id") == task_id and r.get("outcome")]
+    assert done["task"] == "ragtasks.summarizer.summarize_session"
+    assert done["queue"] == "summarizer"
+    assert done["outcome"] == "success"
+    assert done["session_id"] == "log-1"
+    assert done["duration_seconds"] >= 0
+
+
+def test_flower_sees_the_workers(worker_env: dict[str, str], start_worker: Any, tmp_path: Any) -> None:
+    start_worker("alerter", worker_env, concurrency=1)
+    port = free_port()
+    env = {**os.environ, **worker_env, "FLOWER_UNAUTHENTICATED_API": "true"}
+    with open(tmp_path / "flower.log", "wb") as log:
+        flower = subprocess.Popen(
+            [str(BIN / "ragtasks"), "flower", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def workers() -> bool:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/api/workers", params={"refresh": "1"}, timeout=10).json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            return any(name.startswith("alerter@") for name in body)
+
+        wait_until(workers, 60, 1.0, "Flower to list the alerter worker")
+    finally:
+        flower.terminate()
+        flower.wait(20)
