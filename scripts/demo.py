@@ -70,8 +70,11 @@ def optional_demo(module: str, title: str, gateway: str, api_key: str) -> None:
         mod = importlib.import_module(module)
     except ModuleNotFoundError:
         return
-    print(f"\n== {title}")
-    mod.run(gateway=gateway, api_key=api_key)
+    print(f"\n== {title}", flush=True)
+    if hasattr(mod, "run"):
+        mod.run(gateway=gateway, api_key=api_key)
+    else:
+        mod.main(["--gateway", gateway, "--api-key", api_key])
 
 
 def main() -> int:

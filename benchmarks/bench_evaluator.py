@@ -1,0 +1,151 @@
+"""Evaluator throughput: questions evaluated per second with a fixed-latency fake LLM.
+
+Starts a Mongo server, a RabbitMQ vhost, a fake OpenAI server answering every chat call after
+``--latency`` seconds, and a real ``ragtasks worker evaluator`` at the configured concurrency
+(``RAGTASKS_EVALUATOR_CONCURRENCY``, default 2). One LLM call writes one question
+(``EVAL_QUESTIONS_PER_LLM_CALL=1``), so the ideal is concurrency / latency questions per second;
+the latency is measured in the same run (direct calls to the fake). Prints one JSON line.
+
+    .venv/bin/python -m benchmarks.bench_evaluator [--questions 60] [--latency 0.25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import openai
+from pymongo import MongoClient
+from tests.support import procs
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.services import MongoServer, Vhost, redis_url, unique
+
+from ragtasks_core.celery_app import create_celery
+from ragtasks_core.contract import TaskName
+from ragtasks_core.settings import Settings
+from ragtasks_evaluator.corpus import lee_chunks
+from ragtasks_gateway.kbs_store import content_hash
+
+LOG_DIR = Path(os.environ.get("RAGTASKS_TEST_LOG_DIR", "/tmp/ragtasks-bench-logs"))
+ANSWER = json.dumps({"questions": [{"id": "1", "question": "What happened in this story?"}]})
+
+
+def measured_latency(fake: FakeOpenAI, calls: int = 5) -> float:
+    client = openai.OpenAI(base_url=fake.base_url, api_key="unused", max_retries=0)
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        client.chat.completions.create(model="fake", messages=[{"role": "user", "content": "x"}])
+        times.append(time.perf_counter() - started)
+    client.close()
+    return statistics.median(times)
+
+
+def run(questions: int, latency: float) -> dict[str, object]:
+    concurrency = Settings().evaluator_concurrency
+    mongo = MongoServer.start(LOG_DIR)
+    vhost = Vhost.create()
+    fake = FakeOpenAI(latency_seconds=latency, default_text=ANSWER).start()
+    db_name = unique("ragtasks_bench")
+    env = {
+        "RAGTASKS_BROKER_URL": vhost.broker_url,
+        "RAGTASKS_RESULT_BACKEND": redis_url(),
+        "RAGTASKS_KEY_PREFIX": unique("bench"),
+        "RAGTASKS_MONGODB_URL": mongo.url,
+        "RAGTASKS_MONGODB_DB": db_name,
+        "RAGTASKS_LOG_JSON": "false",
+        "RAGTASKS_LLM_BASE_URL": fake.base_url,
+        "RAGTASKS_LLM_API_KEY": "sk-bench",
+        "RAGTASKS_LLM_RATE_LIMIT": "1000/s",
+        "RAGTASKS_EVAL_QUESTIONS_PER_LLM_CALL": "1",
+        "RAGTASKS_EVAL_BATCH_SIZE": "5",
+        "RAGTASKS_RETRIEVER": "bm25",
+    }
+    worker = None
+    client: MongoClient = MongoClient(mongo.url, tz_aware=True)
+    try:
+        db = client[db_name]
+        now = datetime.now(UTC)
+        chunks = lee_chunks()
+        db.kbs.insert_one({"_id": "bench", "version": 1, "created_at": now})
+        db.kb_chunks.insert_many(
+            [
+                {**c, "kb_id": "bench", "hash": content_hash(c["text"]), "merged_into": None, "merged_ids": []}
+                for c in chunks
+            ]
+        )
+        ideal = concurrency / measured_latency(fake)
+        worker = procs.start_worker("evaluator", env, LOG_DIR, concurrency=concurrency)
+        # Warm-up (imports, BM25 index build in each child) outside the measurement.
+        evaluation(db, env, "warmup", concurrency * 2)
+        started = time.perf_counter()
+        doc = evaluation(db, env, "measured", questions)
+        wall = time.perf_counter() - started
+        busy = (doc["finished_at"] - doc["started_at"]).total_seconds()
+        rate = questions / wall
+        return {
+            "benchmark": "evaluator_questions_per_second",
+            "questions": questions,
+            "concurrency": concurrency,
+            "llm_latency_seconds": latency,
+            "questions_per_second": round(rate, 3),
+            "questions_per_second_while_running": round(questions / busy, 3),
+            "ideal_questions_per_second": round(ideal, 3),
+            "ratio_to_ideal": round(rate / ideal, 3),
+            "wall_seconds": round(wall, 3),
+        }
+    finally:
+        if worker is not None:
+            worker.stop()
+        client.drop_database(db_name)
+        client.close()
+        fake.stop()
+        vhost.delete()
+        mongo.stop()
+
+
+def evaluation(db: Any, env: dict[str, str], label: str, size: int) -> dict[str, Any]:
+    evaluation_id = f"bench-{label}-{uuid.uuid4().hex[:8]}"
+    db.evaluations.insert_one(
+        {
+            "_id": evaluation_id,
+            "kb_id": "bench",
+            "status": "queued",
+            "sample_size": size,
+            "k": [1, 5, 10],
+            "seed": 1,
+            "created_at": datetime.now(UTC),
+        }
+    )
+    settings = Settings(**{k[len("RAGTASKS_") :].lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    app = create_celery(settings)
+    app.send_task(TaskName.RUN_EVALUATION.value, kwargs={"evaluation_id": evaluation_id})
+    app.close()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        doc = db.evaluations.find_one({"_id": evaluation_id})
+        if doc and doc["status"] in ("done", "failed"):
+            if doc["status"] != "done":
+                raise RuntimeError(f"evaluation failed: {doc.get('error')}")
+            return dict(doc)
+        time.sleep(0.05)
+    raise TimeoutError(f"evaluation {evaluation_id} did not finish")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=60)
+    parser.add_argument("--latency", type=float, default=0.25)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.questions, args.latency)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Mongo side of the evaluator (sync PyMongo in the worker).
+
+Correctness rests on single-document atomic updates only:
+- the sample is written once, by compare-and-set on ``chunk_ids`` not existing, so racing or
+  redelivered ``run_evaluation`` tasks agree on one sample;
+- each row is keyed ``(evaluation_id, chunk_id)`` and replaced whole, so a re-run batch rewrites
+  the same rows instead of adding more;
+- finished batches are a set (``$addToSet``), so a batch that runs twice counts once, and the
+  report is written by compare-and-set on ``status != done``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo.database import Database
+
+from ragtasks_core.contract.evaluator import EVALUATION_ROWS, EVALUATIONS, KB_CHUNKS, KBS
+
+DONE = "done"
+
+
+def ensure_indexes(db: Database) -> None:
+    db[KB_CHUNKS].create_index([("kb_id", ASCENDING), ("chunk_id", ASCENDING)], unique=True)
+    db[EVALUATIONS].create_index([("kb_id", ASCENDING), ("created_at", DESCENDING)])
+    db[EVALUATION_ROWS].create_index([("evaluation_id", ASCENDING), ("chunk_id", ASCENDING)], unique=True)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- knowledge bases ---------------------------------------------------------------------------
+
+
+def kb_ids(db: Database) -> list[str]:
+    return sorted(str(d["_id"]) for d in db[KBS].find({}, {"_id": 1}))
+
+
+def kb_version(db: Database, kb_id: str) -> int | None:
+    doc = db[KBS].find_one({"_id": kb_id}, {"version": 1})
+    return None if doc is None else int(doc.get("version") or 0)
+
+
+def bump_kb_version(db: Database, kb_id: str) -> None:
+    db[KBS].update_one({"_id": kb_id}, {"$inc": {"version": 1}, "$set": {"updated_at": now()}})
+
+
+def active_chunk_ids(db: Database, kb_id: str) -> list[str]:
+    """Chunks that stand for themselves (not merged into another one)."""
+    cursor = db[KB_CHUNKS].find({"kb_id": kb_id, "merged_into": None}, {"chunk_id": 1, "_id": 0})
+    return sorted(d["chunk_id"] for d in cursor)
+
+
+def chunks(
+    db: Database, kb_id: str, *, active_only: bool, chunk_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"kb_id": kb_id}
+    if active_only:
+        query["merged_into"] = None
+    if chunk_ids is not None:
+        query["chunk_id"] = {"$in": list(chunk_ids)}
+    fields = {"_id": 1, "chunk_id": 1, "text": 1, "hash": 1, "merged_into": 1, "merged_ids": 1}
+    return list(db[KB_CHUNKS].find(query, fields).sort("chunk_id", ASCENDING))
+
+
+def apply_merges(db: Database, kb_id: str, current: list[dict[str, Any]], groups: dict[str, list[str]]) -> int:
+    """Set ``merged_into`` / ``merged_ids`` to match ``groups``; write only what differs. Text is kept."""
+    into = {merged: keeper for keeper, ids in groups.items() for merged in ids}
+    ops = []
+    for doc in current:
+        want_into = into.get(doc["chunk_id"])
+        want_ids = groups.get(doc["chunk_id"], [])
+        if doc.get("merged_into") != want_into or list(doc.get("merged_ids") or []) != want_ids:
+            ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"merged_into": want_into, "merged_ids": want_ids}}))
+    if ops:
+        db[KB_CHUNKS].bulk_write(ops, ordered=False)
+    return len(ops)
+
+
+def record_maintenance(db: Database, kb_id: str, report: dict[str, Any]) -> None:
+    db[KBS].update_one({"_id": kb_id}, {"$set": {"last_maintenance": report}})
+
+
+# --- evaluations -------------------------------------------------------------------------------
+
+
+def load_evaluation(db: Database, evaluation_id: str) -> dict[str, Any] | None:
+    return db[EVALUATIONS].find_one({"_id": evaluation_id})
+
+
+def create_evaluation(db: Database, doc: dict[str, Any]) -> bool:
+    """Insert unless it exists; False when it was there already."""
+    result = db[EVALUATIONS].update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+    return result.upserted_id is not None
+
+
+def set_sample(db: Database, evaluation_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Write the sample once (first writer wins) and return the evaluation as it now stands."""
+    db[EVALUATIONS].update_one({"_id": evaluation_id, "chunk_ids": {"$exists": False}}, {"$set": fields})
+    return load_evaluation(db, evaluation_id)
+
+
+def rows_for(db: Database, evaluation_id: str, chunk_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"evaluation_id": evaluation_id}
+    if chunk_ids is not None:
+        query["chunk_id"] = {"$in": list(chunk_ids)}
+    return list(db[EVALUATION_ROWS].find(query, {"_id": 0}))
+
+
+def write_rows(db: Database, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db[EVALUATION_ROWS].bulk_write(
+            [
+                UpdateOne({"evaluation_id": r["evaluation_id"], "chunk_id": r["chunk_id"]}, {"$set": r}, upsert=True)
+                for r in rows
+            ],
+            ordered=False,
+        )
+
+
+def mark_batch_done(db: Database, evaluation_id: str, batch: int) -> dict[str, Any] | None:
+    return db[EVALUATIONS].find_one_and_update(
+        {"_id": evaluation_id},
+        {"$addToSet": {"done_batches": batch}, "$set": {"updated_at": now()}},
+        return_document=ReturnDocument.AFTER,
+    )
+
+
+def previous_report(db: Database, kb_id: str, evaluation_id: str, before: datetime) -> dict[str, Any] | None:
+    return db[EVALUATIONS].find_one(
+        {"kb_id": kb_id, "status": DONE, "_id": {"$ne": evaluation_id}, "finished_at": {"$lte": before}},
+        sort=[("finished_at", DESCENDING)],
+    )
+
+
+def finish(db: Database, evaluation_id: str, fields: dict[str, Any]) -> bool:
+    """Write the report once; False if another finalizer already did."""
+    result = db[EVALUATIONS].update_one(
+        {"_id": evaluation_id, "status": {"$ne": DONE}}, {"$set": {**fields, "status": DONE}}
+    )
+    return result.modified_count == 1
+
+
+def set_fields(db: Database, evaluation_id: str, fields: dict[str, Any]) -> None:
+    db[EVALUATIONS].update_one({"_id": evaluation_id}, {"$set": fields})

@@ -1,0 +1,64 @@
+"""Helpers of the evaluator's integration tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from kombu import Connection
+
+from ragtasks_evaluator.corpus import lee_chunks
+from tests.integration.helpers import auth
+
+
+def load_kb(client: Any, kb_id: str, chunks: list[dict[str, str]], batch: int = 250) -> None:
+    for start in range(0, len(chunks), batch):
+        r = client.post(f"/v1/kbs/{kb_id}/chunks", json={"chunks": chunks[start : start + batch]}, headers=auth())
+        assert r.status_code == 200, r.text
+
+
+def start_evaluation(client: Any, kb_id: str, sample_size: int, seed: int, k: list[int] | None = None) -> str:
+    body = {"kb_id": kb_id, "sample_size": sample_size, "k": k or [1, 5, 10], "seed": seed}
+    r = client.post("/v1/evaluations", json=body, headers=auth())
+    assert r.status_code == 202, r.text
+    return str(r.json()["evaluation_id"])
+
+
+def wait_evaluation(client: Any, evaluation_id: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        r = client.get(f"/v1/evaluations/{evaluation_id}", headers=auth())
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.3)
+    raise TimeoutError(f"evaluation {evaluation_id} still {body.get('status')} ({body.get('progress')})")
+
+
+def drain_tasks(broker_url: str, queue: str, task: str, timeout: float = 10) -> list[dict[str, Any]]:
+    """Take the messages of ``task`` from ``queue`` (kwargs of each); others are left in the queue."""
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    with Connection(broker_url) as conn:
+        channel = conn.channel()
+        while time.monotonic() < deadline:
+            message = channel.basic_get(queue=queue, no_ack=False)
+            if message is None:
+                if found:
+                    break
+                time.sleep(0.2)
+                continue
+            if message.headers.get("task") == task:
+                _args, kwargs, _embed = json.loads(message.body)
+                found.append(kwargs)
+                channel.basic_ack(message.delivery_tag)
+            else:
+                channel.basic_reject(message.delivery_tag, requeue=True)
+        channel.close()
+    return found
+
+
+LEE = lee_chunks()

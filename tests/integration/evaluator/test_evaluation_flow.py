@@ -1,0 +1,184 @@
+"""Recall evaluation end to end: gateway API -> real evaluator worker -> report in Mongo.
+
+The corpus is the Lee news corpus shipped inside gensim (686 chunks of 300 stories).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ragtasks_core.contract import Queue, TaskName
+from ragtasks_core.contract.alerter import RaiseAlert
+from ragtasks_core.settings import Settings
+from ragtasks_evaluator import logic
+from ragtasks_gateway.app import create_app
+from tests.integration.evaluator.fake_retriever import FakeRetriever
+from tests.integration.evaluator.helpers import LEE, drain_tasks, load_kb, start_evaluation, wait_evaluation
+from tests.integration.helpers import auth
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.procs import metric_value, metrics_text
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def fake_retriever() -> Iterator[FakeRetriever]:
+    fake = FakeRetriever(LEE).start()
+    yield fake
+    fake.stop()
+
+
+def test_bm25_recall_on_lee_is_sensible_stable_and_rerun_is_harmless(
+    worker_env: dict[str, str], start_worker: Any, api: TestClient, celery_client: Any
+) -> None:
+    env = {**worker_env, "RAGTASKS_RETRIEVER": "bm25", "RAGTASKS_EVAL_BATCH_SIZE": "10"}
+    worker = start_worker("evaluator", env, concurrency=2)
+    load_kb(api, "lee", LEE)
+    kb = api.get("/v1/kbs/lee", headers=auth()).json()
+    assert kb["chunks"] == kb["active_chunks"] == len(LEE) and kb["documents"] == 300
+
+    first = wait_evaluation(api, start_evaluation(api, "lee", 40, seed=7))
+    assert first["status"] == "done", first
+    assert first["question_generator"].startswith("offline-")
+    assert first["progress"] == {"done": 40, "total": 40, "batches_done": 4, "batches": 4, "fraction": 1.0}
+    metrics = first["metrics"]
+    assert set(metrics) == {f"{m}@{k}" for m in ("hit_rate", "mrr") for k in (1, 5, 10)}
+    assert metrics["hit_rate@10"] >= 0.8, metrics  # measured: 1.0 on this sample
+    assert metrics["hit_rate@1"] <= metrics["hit_rate@5"] <= metrics["hit_rate@10"]
+    assert len(first["details"]) == 40
+    assert all(d["question"] and (d["rank"] is None or 1 <= d["rank"] <= 10) for d in first["details"])
+    assert first["timings"]["total_seconds"] > 0
+
+    # The same seed samples the same chunks: the same report, compared with the first, no alert.
+    second = wait_evaluation(api, start_evaluation(api, "lee", 40, seed=7))
+    assert second["metrics"] == metrics
+    assert second["comparison"]["previous_evaluation_id"] == first["evaluation_id"]
+    assert second["comparison"]["drops"] == [] and second["alert"]["fired"] is False
+
+    # Re-running a finished evaluation changes nothing.
+    again = celery_client.send_task(TaskName.RUN_EVALUATION.value, kwargs={"evaluation_id": first["evaluation_id"]})
+    assert again.get(timeout=30)["metrics"] == metrics
+    final = celery_client.send_task(
+        TaskName.FINALIZE_EVALUATION.value, kwargs={"evaluation_id": first["evaluation_id"]}
+    )
+    assert final.get(timeout=30)["metrics"] == metrics
+    assert api.get(f"/v1/evaluations/{first['evaluation_id']}", headers=auth()).json()["progress"]["done"] == 40
+
+    history = api.get("/v1/evaluations", params={"kb_id": "lee"}, headers=auth()).json()["evaluations"]
+    assert [h["evaluation_id"] for h in history] == [second["evaluation_id"], first["evaluation_id"]]
+    text = metrics_text(worker.port)
+    assert metric_value(text, "ragtasks_eval_hit_rate", {"kb": "lee", "k": "10"}) == metrics["hit_rate@10"]
+    assert metric_value(text, "ragtasks_eval_mrr", {"kb": "lee", "k": "1"}) == metrics["mrr@1"]
+
+
+def test_recall_drop_when_a_third_of_the_index_is_deleted_raises_the_alert(
+    worker_env: dict[str, str], start_worker: Any, api: TestClient, fake_retriever: FakeRetriever
+) -> None:
+    env = {
+        **worker_env,
+        "RAGTASKS_RETRIEVER": "http",
+        "RAGTASKS_RETRIEVER_URL": fake_retriever.url,
+        "RAGTASKS_RETRIEVER_AUTH_HEADER": "Bearer secret-token",
+        "RAGTASKS_RETRIEVER_IDS_FIELD": "results.*.chunk_id",
+        "RAGTASKS_EVAL_BATCH_SIZE": "15",
+        "RAGTASKS_EVAL_DROP_THRESHOLD": "0.15",
+    }
+    start_worker("evaluator", env, concurrency=2)
+    load_kb(api, "news", LEE)
+    before = wait_evaluation(api, start_evaluation(api, "news", 45, seed=3))
+    assert before["status"] == "done" and before["retriever"] == "http"
+    assert before["metrics"]["hit_rate@10"] >= 0.8, before["metrics"]
+
+    # Corrupt the RAG service's index: a third of the chunks vanish from it (Mongo keeps them).
+    ids = sorted(c["chunk_id"] for c in LEE)
+    fake_retriever.delete(set(random.Random(11).sample(ids, len(ids) // 3)))
+    after = wait_evaluation(api, start_evaluation(api, "news", 45, seed=3))
+    assert after["status"] == "done"
+    drop = before["metrics"]["hit_rate@10"] - after["metrics"]["hit_rate@10"]
+    assert 0.15 <= drop <= 0.55, (before["metrics"], after["metrics"])
+    assert after["comparison"]["previous_evaluation_id"] == before["evaluation_id"]
+    assert {d["metric"] for d in after["comparison"]["drops"]} >= {"hit_rate@10"}
+    assert after["alert"] == {"fired": True, "published": True, "fingerprint": "recall-drop:news"}
+
+    # The alert went to the alerter's queue, by name, in the alerter's contract.
+    [alert] = drain_tasks(env["RAGTASKS_BROKER_URL"], Queue.ALERTER.value, TaskName.RAISE_ALERT.value)
+    parsed = RaiseAlert.model_validate(alert)
+    assert parsed.fingerprint == "recall-drop:news" and parsed.source == "evaluator" and parsed.status == "firing"
+    assert parsed.labels["kb"] == "news" and "hit_rate@10" in parsed.body
+
+
+def test_empty_answers_and_errors_are_misses_not_crashes_or_dropped_rows(
+    worker_env: dict[str, str], start_worker: Any, api: TestClient, fake_retriever: FakeRetriever
+) -> None:
+    env = {
+        **worker_env,
+        "RAGTASKS_RETRIEVER": "http",
+        "RAGTASKS_RETRIEVER_URL": fake_retriever.url,
+        "RAGTASKS_RETRIEVER_AUTH_HEADER": "Authorization: Bearer secret-token",
+        "RAGTASKS_RETRIEVER_IDS_FIELD": "results.*.chunk_id",
+        "RAGTASKS_RETRIEVER_MAX_ATTEMPTS": "2",
+    }
+    subset = LEE[:60]
+    fake_retriever.slow_seconds = 0.05
+    sample = logic.sample_ids([c["chunk_id"] for c in subset], 12, 5)
+    text = {c["chunk_id"]: c["text"] for c in subset}
+    empty, failing = sample[:3], sample[3:5]
+    fake_retriever.empty_for = {logic.offline_question(text[i]) for i in empty}
+    fake_retriever.error_for = {logic.offline_question(text[i]) for i in failing}
+    start_worker("evaluator", env, concurrency=1)
+    load_kb(api, "small", subset)
+    report = wait_evaluation(api, start_evaluation(api, "small", 12, seed=5))
+    assert report["status"] == "done", report
+    rows = {d["chunk_id"]: d for d in report["details"]}
+    assert sorted(rows) == sorted(sample)
+    for i in empty:
+        assert rows[i]["rank"] is None and rows[i]["retrieved"] == [] and rows[i]["error"] is None
+    for i in failing:
+        assert rows[i]["rank"] is None and "HTTP 500" in rows[i]["error"]
+    assert report["counts"]["retrieval_errors"] == 2
+    assert report["counts"]["empty_retrievals"] >= 5
+    assert report["counts"]["misses"] >= 5 and report["counts"]["rows"] == 12
+    assert report["metrics"]["hit_rate@10"] <= 7 / 12
+
+
+def test_llm_questions_batched_json_with_retry_and_labelled_fallback(
+    worker_env: dict[str, str], start_worker: Any, api: TestClient, fake_llm: FakeOpenAI
+) -> None:
+    env = {
+        **worker_env,
+        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
+        "RAGTASKS_LLM_API_KEY": "sk-test",
+        "RAGTASKS_LLM_MODEL": "fake-model",
+        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        "RAGTASKS_LLM_BACKOFF_BASE_SECONDS": "1",
+        "RAGTASKS_EVAL_QUESTIONS_PER_LLM_CALL": "3",
+        "RAGTASKS_EVAL_BATCH_SIZE": "6",
+    }
+    three = json.dumps(
+        {"questions": [{"id": str(i), "question": q} for i, q in enumerate(["Q one?", "Q two?", "Q three?"], 1)]}
+    )
+    two = '{"questions": [{"id": "1", "question": "Q four?"}, {"id": "2", "question": "Q five?"}]}'
+    fake_llm.push(Reply(status=503, retry_after="1"), Reply(text=three), Reply(text=two))
+    start_worker("evaluator", env, concurrency=1)
+    load_kb(api, "llm", LEE[:30])
+    report = wait_evaluation(api, start_evaluation(api, "llm", 6, seed=1))
+    assert report["status"] == "done", report
+    assert report["question_generator"] == "llm:fake-model"
+    assert report["counts"]["question_sources"] == {"llm:fake-model": 5, "offline-keywords-v1": 1}
+    questions = sorted(d["question"] for d in report["details"] if d["question_source"] == "llm:fake-model")
+    assert questions == ["Q five?", "Q four?", "Q one?", "Q three?", "Q two?"]
+    requests = fake_llm.chat_requests()
+    assert len(requests) == 3  # the 503, then one call per 3 chunks
+    assert requests[1].body["response_format"] == {"type": "json_object"}
+    assert "Passage 3:" in requests[1].body["messages"][-1]["content"]
+    assert requests[1].at - requests[0].at >= 0.9  # waited for the retry countdown
