@@ -17,6 +17,9 @@ from .settings import Settings
 SESSIONS = "sessions"
 MESSAGES = "messages"
 SUMMARIES = "summaries"
+# Publishes that must not be lost: {_id: task_id, task, kwargs, created_at, published_at|null, attempts}.
+OUTBOX = "outbox"
+OUTBOX_RETENTION_SECONDS = 7 * 86_400  # published records are kept a week (TTL), for audit
 
 SUMMARY_KEY = [("session_id", ASCENDING), ("from_seq", ASCENDING), ("upto_seq", ASCENDING)]
 
@@ -43,6 +46,8 @@ def ensure_indexes(db: Database) -> None:
     db[SUMMARIES].create_index([("session_id", ASCENDING), ("created_at", DESCENDING)])
     # The outbox sweep looks for wanted-but-unpublished summaries.
     db[SESSIONS].create_index([("summary_pending.published", ASCENDING), ("summary_pending.requested_at", ASCENDING)])
+    db[OUTBOX].create_index([("published_at", ASCENDING), ("created_at", ASCENDING)])
+    db[OUTBOX].create_index("published_at", expireAfterSeconds=OUTBOX_RETENTION_SECONDS)
 
 
 async def ensure_indexes_async(db: AsyncDatabase) -> None:
@@ -52,3 +57,5 @@ async def ensure_indexes_async(db: AsyncDatabase) -> None:
     await db[SESSIONS].create_index(
         [("summary_pending.published", ASCENDING), ("summary_pending.requested_at", ASCENDING)]
     )
+    await db[OUTBOX].create_index([("published_at", ASCENDING), ("created_at", ASCENDING)])
+    await db[OUTBOX].create_index("published_at", expireAfterSeconds=OUTBOX_RETENTION_SECONDS)

@@ -125,7 +125,14 @@ def _task_started(task_id: str, task: Task, **_: Any) -> None:
             metrics.TASK_QUEUE_WAIT.labels(name, queue).observe(max(0.0, time.time() - float(published)))
 
 
-_STATE_OUTCOME = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry", "REJECTED": "rejected"}
+# IGNORED: an invalid payload, dead-lettered with its reason by parse_payload.
+_STATE_OUTCOME = {
+    "SUCCESS": "success",
+    "FAILURE": "failure",
+    "RETRY": "retry",
+    "REJECTED": "rejected",
+    "IGNORED": "rejected",
+}
 
 
 # Ids worth a log field when a payload carries them (never message text or secrets).

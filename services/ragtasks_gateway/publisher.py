@@ -1,14 +1,23 @@
-"""Publishing tasks by name (``send_task``), off the event loop, with publisher confirms."""
+"""Publishing tasks by name (``send_task``), off the event loop, with publisher confirms.
+
+Fail fast: when RabbitMQ is down a publish gives up within about the publish timeout (connect
+timeout, one quick retry, confirm timeout) instead of kombu's default minutes of reconnecting.
+What must not be lost is written to Mongo first (the session's ``summary_pending``, or the
+``outbox`` collection via :meth:`Publisher.publish_reliably`), and the outbox sweep publishes it
+once the broker is back.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Celery
 from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
 from starlette.concurrency import run_in_threadpool
 
-from ragtasks_core import metrics
+from ragtasks_core import metrics, outbox
 from ragtasks_core.contract import TaskName, queue_for
 
 log = logging.getLogger(__name__)
@@ -19,8 +28,10 @@ class PublishError(Exception):
 
 
 class Publisher:
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, *, timeout: float = 1.5) -> None:
         self.app = app
+        self.timeout = timeout
+        outbox.fail_fast(app, timeout)
 
     def publish_sync(self, task: TaskName, payload: BaseModel, *, task_id: str | None = None) -> str:
         queue = queue_for(task.value).value
@@ -31,7 +42,8 @@ class Publisher:
                 task_id=task_id,
                 retry=True,
                 # Fail fast: the caller (or the outbox sweep) owns retrying later.
-                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
+                retry_policy={"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.2},
+                confirm_timeout=self.timeout,
             )
         except Exception as exc:
             metrics.TASKS_PUBLISHED.labels(task.value, queue, "error").inc()
@@ -43,3 +55,23 @@ class Publisher:
     async def publish(self, task: TaskName, payload: BaseModel, *, task_id: str | None = None) -> str:
         # kombu is blocking (and waits for the publisher confirm): keep it off the event loop.
         return await run_in_threadpool(self.publish_sync, task, payload, task_id=task_id)
+
+    async def publish_reliably(
+        self, task: TaskName, payload: BaseModel, *, task_id: str | None = None, db: AsyncDatabase
+    ) -> tuple[str, bool]:
+        """Record in the outbox, publish, mark published: ``(task_id, published_now)``.
+
+        Never raises for a broker failure: the record stands and the outbox sweep publishes it
+        (same task id) when the broker is back. Raises only if Mongo refuses the record.
+        """
+        task_id = task_id or outbox.new_task_id()
+        kwargs: dict[str, Any] = payload.model_dump(mode="json")
+        if not await outbox.record_async(db, outbox.new_record(task.value, kwargs, task_id)):
+            return task_id, False  # already recorded: its first writer or the sweep publishes it
+        try:
+            await self.publish(task, payload, task_id=task_id)
+        except PublishError as exc:
+            await outbox.mark_failed_async(db, task_id, str(exc))
+            return task_id, False
+        await outbox.mark_published_async(db, task_id)
+        return task_id, True

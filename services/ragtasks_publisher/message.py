@@ -1,0 +1,104 @@
+"""Celery message protocol v2, built by hand: headers, properties and the JSON body.
+
+Pure functions over plain data (no I/O). See ``docs/contract.md`` for the field-by-field
+description; this module is its executable form.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+# The topic exchange every task goes through; routing key = queue = the task name's 2nd part.
+EXCHANGE = "ragtasks"
+QUEUES = ("summarizer", "evaluator", "alerter")
+# ragtasks' own header, read by the workers' queue-wait metric: Unix seconds as a decimal string
+# (AMQP floats are not portable: pika, for one, cannot encode them).
+PUBLISHED_AT_HEADER = "ragtasks_published_at"
+CONTENT_TYPE = "application/json"
+CONTENT_ENCODING = "utf-8"
+PERSISTENT = 2
+
+
+def queue_of(task: str) -> str:
+    """``ragtasks.summarizer.summarize_session`` -> ``summarizer``; ValueError otherwise."""
+    parts = task.split(".")
+    if len(parts) != 3 or parts[0] != "ragtasks" or parts[1] not in QUEUES or not parts[2]:
+        raise ValueError(f"unknown task name {task!r}: expected ragtasks.<{'|'.join(QUEUES)}>.<name>")
+    return parts[1]
+
+
+@dataclass(frozen=True)
+class TaskMessage:
+    """Everything ``basic_publish`` needs: where, the AMQP properties and the body bytes."""
+
+    task_id: str
+    exchange: str
+    routing_key: str
+    headers: dict[str, Any]
+    body: bytes
+    content_type: str = CONTENT_TYPE
+    content_encoding: str = CONTENT_ENCODING
+    delivery_mode: int = PERSISTENT
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+def origin() -> str:
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def build_message(
+    task: str,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    task_id: str | None = None,
+    args: list[Any] | None = None,
+    expires: str | None = None,
+    eta: str | None = None,
+    now: float | None = None,
+) -> TaskMessage:
+    """Build one protocol-v2 task message (what Celery's ``send_task`` would put on the wire).
+
+    ``expires``/``eta`` are ISO-8601 strings with a UTC offset, or None.
+    """
+    queue = queue_of(task)
+    task_id = task_id or str(uuid.uuid4())
+    args = list(args or [])
+    kwargs = dict(kwargs or {})
+    headers: dict[str, Any] = {
+        "lang": "py",
+        "task": task,
+        "id": task_id,
+        "shadow": None,
+        "eta": eta,
+        "expires": expires,
+        "group": None,
+        "group_index": None,
+        "retries": 0,
+        "timelimit": [None, None],
+        "root_id": task_id,
+        "parent_id": None,
+        "argsrepr": repr(tuple(args)),
+        "kwargsrepr": repr(kwargs),
+        "origin": origin(),
+        "ignore_result": False,
+        "replaced_task_nesting": 0,
+        "stamped_headers": None,
+        "stamps": {},
+        PUBLISHED_AT_HEADER: f"{time.time() if now is None else now:.6f}",
+    }
+    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    body = json.dumps([args, kwargs, embed], ensure_ascii=False, separators=(",", ":")).encode(CONTENT_ENCODING)
+    return TaskMessage(
+        task_id=task_id,
+        exchange=EXCHANGE,
+        routing_key=queue,
+        headers=headers,
+        body=body,
+        properties={"correlation_id": task_id, "priority": 0},
+    )

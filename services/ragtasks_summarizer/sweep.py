@@ -1,0 +1,139 @@
+"""The outbox sweep (``ragtasks.summarizer.sweep_outbox``, run by beat): no trigger is lost.
+
+Each run publishes, with the task id already recorded (so a duplicate is harmless):
+1. summaries wanted but not published (``summary_pending.published == false``, older than the
+   grace period: the gateway's own publish failed or it crashed before marking it);
+2. summaries published long ago and still pending (the message was lost or dead-lettered);
+3. sessions past the token threshold with no pending summary (a crash between storing the
+   messages and claiming the slot) -- claimed here by the same compare-and-set as the gateway;
+4. generic outbox records (``ragtasks_core.outbox``) not yet published; expired ones are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import Task, shared_task
+from pymongo.database import Database
+
+from ragtasks_core import outbox
+from ragtasks_core.contract import TaskName
+from ragtasks_core.contract.common import Payload
+from ragtasks_core.mongo import SESSIONS
+from ragtasks_core.runtime import get_runtime
+from ragtasks_core.settings import Settings
+from ragtasks_core.tasks import parse_payload
+
+log = logging.getLogger(__name__)
+
+# (task name, kwargs, task id, extra send options) -> None; raises when the broker refuses.
+Send = Callable[[str, dict[str, Any], str, dict[str, Any]], None]
+
+
+def _summarize(send: Send, session_id: str, task_id: str, reason: str) -> None:
+    kwargs = {"v": 1, "session_id": session_id, "reason": reason}
+    send(TaskName.SUMMARIZE_SESSION.value, kwargs, task_id, {})
+
+
+def _mark_published(db: Database, session_id: str, task_id: str, now: datetime) -> None:
+    db[SESSIONS].update_one(
+        {"_id": session_id, "summary_pending.task_id": task_id},
+        {"$set": {"summary_pending.published": True, "summary_pending.published_at": now}},
+    )
+
+
+def _claim(db: Database, session_id: str, now: datetime) -> str | None:
+    task_id = str(uuid.uuid4())
+    pending = {"task_id": task_id, "reason": "sweep", "requested_at": now, "published": False}
+    result = db[SESSIONS].update_one(
+        {"_id": session_id, "summary_pending": None}, {"$set": {"summary_pending": pending}}
+    )
+    return task_id if result.modified_count else None
+
+
+def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime) -> dict[str, int]:
+    grace = now - timedelta(seconds=settings.outbox_grace_seconds)
+    stale = now - timedelta(seconds=settings.outbox_stale_pending_seconds)
+    limit = settings.outbox_batch_size
+    counts = {"unpublished": 0, "stale": 0, "claimed": 0}
+    wanted = db[SESSIONS].find(
+        {"summary_pending.published": False, "summary_pending.requested_at": {"$lt": grace}}, limit=limit
+    )
+    for doc in wanted:
+        pending = doc["summary_pending"]
+        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason") or "sweep")
+        _mark_published(db, doc["_id"], pending["task_id"], now)
+        counts["unpublished"] += 1
+    for doc in db[SESSIONS].find(
+        {"summary_pending.published": True, "summary_pending.published_at": {"$lt": stale}}, limit=limit
+    ):
+        pending = doc["summary_pending"]
+        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason") or "sweep")
+        _mark_published(db, doc["_id"], pending["task_id"], now)
+        counts["stale"] += 1
+    missed = db[SESSIONS].find(
+        {
+            "summary_pending": None,
+            "tokens_since_summary": {"$gte": settings.summary_trigger_tokens},
+            "updated_at": {"$lt": grace},
+        },
+        limit=limit,
+    )
+    for doc in missed:
+        # Only if a summary would fold something, and not right after one that failed for good.
+        foldable = int(doc.get("last_seq") or 0) - int(doc.get("summary_upto_seq") or 0)
+        failed_at = (doc.get("summary_error") or {}).get("at")
+        if foldable <= settings.summary_keep_recent_messages or (failed_at is not None and failed_at > stale):
+            continue
+        task_id = _claim(db, doc["_id"], now)
+        if task_id is not None:
+            _summarize(send, doc["_id"], task_id, "sweep")
+            _mark_published(db, doc["_id"], task_id, now)
+            counts["claimed"] += 1
+    return counts
+
+
+def sweep_outbox_records(db: Database, settings: Settings, send: Send, now: datetime) -> dict[str, int]:
+    grace = now - timedelta(seconds=settings.outbox_grace_seconds)
+    counts = {"outbox": 0, "expired": 0}
+    for doc in outbox.unpublished(db, older_than=grace, limit=settings.outbox_batch_size):
+        left = outbox.remaining_expiry(doc, now)
+        if left is not None and left <= 0:
+            outbox.mark_expired(db, doc["_id"])
+            counts["expired"] += 1
+            continue
+        send(doc["task"], doc["kwargs"], doc["_id"], {} if left is None else {"expires": left})
+        outbox.mark_published(db, doc["_id"])
+        counts["outbox"] += 1
+    return counts
+
+
+def sweep(db: Database, settings: Settings, send: Send, now: datetime | None = None) -> dict[str, int]:
+    """One sweep; stops at the first publish failure (the broker is still away: next run)."""
+    now = now or datetime.now(UTC)
+    return {**sweep_summaries(db, settings, send, now), **sweep_outbox_records(db, settings, send, now)}
+
+
+@shared_task(bind=True, name=TaskName.SWEEP_OUTBOX.value)
+def sweep_outbox(self: Task, **kwargs: Any) -> dict[str, int]:
+    """Publish every wanted-but-unpublished summary and outbox record (see the module doc).
+
+    Idempotent: it republishes the task ids already recorded, and the summarizer's
+    compare-and-set makes a duplicate summarize message harmless (a summary wanted twice is
+    summarized once); two racing sweeps at worst publish a record twice, likewise harmless.
+    A publish failure ends the run (the broker is away); the next run picks up where it left.
+    """
+    parse_payload(Payload, kwargs)
+    rt = get_runtime()
+
+    def send(task: str, task_kwargs: dict[str, Any], task_id: str, options: dict[str, Any]) -> None:
+        outbox.send(self.app, task, task_kwargs, task_id, **options)
+
+    counts = sweep(rt.db, rt.settings, send)
+    if any(counts.values()):
+        log.info("outbox sweep published %s", counts)
+    return counts

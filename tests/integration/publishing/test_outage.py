@@ -1,0 +1,163 @@
+"""RabbitMQ really stops (``rabbitmqctl stop_app``) while sessions keep growing: nothing is lost.
+
+Every session that crossed the threshold during the outage gets exactly one summary once the
+broker is back (the sweep publishes the recorded pending summaries); alerts published through
+the outbox during the outage reach the alerter; a beat run that fell due during the outage is
+published afterwards. The outage is kept short (~10 s): other test runs share this broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ragtasks_core.celery_app import create_celery
+from ragtasks_core.contract import TaskName
+from ragtasks_core.contract.alerter import RaiseAlert
+from ragtasks_core.settings import Settings
+from ragtasks_gateway.publisher import Publisher
+from tests.conftest import LOG_DIR
+from tests.integration.helpers import auth, gateway_client, wait_task
+from tests.support.procs import wait_until
+from tests.support.services import run_ctl
+
+SESSIONS = [f"outage-{i}" for i in range(5)]
+TURN = [
+    {"role": "user", "content": "我想退货，上周买的耳机左边有杂音。The left earbud crackles at high volume."},
+    {"role": "assistant", "content": "Sorry about that. Returns are accepted within 30 days with the receipt."},
+]
+BEAT = r"""
+import sys
+from ragtasks_core.celery_app import create_celery
+from ragtasks_core.logs import setup_logging
+from ragtasks_core.settings import Settings
+from ragtasks_scheduler.schedule import beat_schedule
+
+settings = Settings()
+setup_logging("INFO", json_output=False)
+app = create_celery(settings)
+app.conf.beat_schedule = {
+    **beat_schedule(settings),
+    # A run with no expiry, every 3 s: the ones due during the outage must be published after it.
+    "outage-ping": {"task": "ragtasks.summarizer.ping", "schedule": 3.0, "kwargs": {"v": 1}},
+}
+app.conf.beat_scheduler = "ragtasks_scheduler.outbox_scheduler:OutboxScheduler"
+app.Beat(schedule=sys.argv[1], loglevel="INFO", quiet=True).run()
+"""
+
+
+@pytest.fixture
+def beat(worker_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **worker_env, "PYTHONUNBUFFERED": "1"}
+    with open(LOG_DIR / f"beat-outage-{int(time.time() * 1000)}.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", BEAT, str(tmp_path / "schedule")], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _alert(i: int) -> RaiseAlert:
+    return RaiseAlert(
+        fingerprint=f"outage-test-{i}", severity="warning", title=f"test alert {i}", body="raised during an outage",
+        labels={"test": "outage"}, source="outage-test",
+    )  # fmt: skip
+
+
+async def _publish_alerts(settings: Settings) -> list[tuple[str, bool]]:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    app = create_celery(settings)
+    try:
+        publisher = Publisher(app)
+        db = client[settings.mongodb_db]
+        return [await publisher.publish_reliably(TaskName.RAISE_ALERT, _alert(i), db=db) for i in range(2)]
+    finally:
+        app.close()
+        await client.close()
+
+
+def test_broker_outage_loses_nothing(
+    worker_env: dict[str, str], make_settings: Any, start_worker: Any, start_gateway: Any, beat: Any, db: Any
+) -> None:
+    tuning = {"SUMMARY_TRIGGER_TOKENS": "150", "SUMMARY_KEEP_RECENT_MESSAGES": "0"}
+    tuning |= {"OUTBOX_SWEEP_INTERVAL_SECONDS": "2", "OUTBOX_GRACE_SECONDS": "1"}
+    worker_env.update({f"RAGTASKS_{k}": v for k, v in tuning.items()})
+    settings = make_settings(**{k.lower(): v for k, v in tuning.items()})
+    start_worker("summarizer", worker_env, concurrency=2)
+    start_worker("alerter", worker_env, concurrency=1)
+    gw = start_gateway(worker_env)
+    # beat is up and publishing through the outbox before the outage
+    wait_until(lambda: db.outbox.count_documents({"published_at": {"$ne": None}}) >= 1, 60, 0.5, "beat publishing")
+
+    latencies: list[float] = []
+    alerts: list[tuple[str, bool]] = []
+    with gateway_client(gw.port) as client:
+        run_ctl("stop_app")
+        outage_started = datetime.now(UTC)
+        try:
+            alerts = asyncio.run(_publish_alerts(settings))
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                for session in SESSIONS:
+                    started = time.perf_counter()
+                    r = client.post(f"/v1/sessions/{session}/messages", json={"messages": TURN}, headers=auth())
+                    latencies.append(time.perf_counter() - started)
+                    assert r.status_code == 200, r.text  # the append succeeds during the outage
+        finally:
+            run_ctl("start_app")
+        outage_ended = datetime.now(UTC)
+        print(f"outage {outage_ended - outage_started}; append latency max {max(latencies):.2f}s "
+              f"mean {sum(latencies) / len(latencies):.2f}s over {len(latencies)} appends")  # fmt: skip
+        assert max(latencies) < 3.5, latencies
+
+        # Every session crossed the threshold during the outage, and its summary waited in Mongo.
+        for session in SESSIONS:
+            doc = db.sessions.find_one({"_id": session})
+            assert doc["summary_upto_seq"] == 0 and doc["tokens_since_summary"] >= 150
+        assert all(published is False for _, published in alerts)
+
+        def caught_up() -> bool:
+            docs = list(db.sessions.find({"_id": {"$in": SESSIONS}}))
+            return all(d["summary_pending"] is None and d["summary_upto_seq"] == d["last_seq"] for d in docs)
+
+        wait_until(caught_up, 90, 0.5, "every session to be summarized after the outage")
+        for session in SESSIONS:
+            summaries = list(db.summaries.find({"session_id": session}))
+            assert len(summaries) == 1 and summaries[0]["committed"], summaries  # exactly one, none lost
+
+        # Alerts recorded during the outage were published after it and reached the alerter.
+        for task_id, _ in alerts:
+            wait_until(lambda tid=task_id: db.outbox.find_one({"_id": tid})["published_at"] is not None, 60, 0.5)
+            state = wait_task(client, task_id, timeout=60, states={"SUCCESS", "FAILURE", "RETRY", "STARTED"})
+            assert state["state"] == "SUCCESS", state
+
+        # Beat runs that fell due during the outage were recorded then, and published after it.
+        missed = list(
+            db.outbox.find(
+                {"_id": {"$regex": "^beat:outage-ping:"}, "created_at": {"$gte": outage_started, "$lte": outage_ended}}
+            )
+        )
+        assert missed, "no beat run fell due during the outage"
+
+        def all_published() -> bool:
+            ids = [d["_id"] for d in missed]
+            return db.outbox.count_documents({"_id": {"$in": ids}, "published_at": {"$ne": None}}) == len(ids)
+
+        wait_until(all_published, 60, 0.5, "beat runs of the outage to be published")
+        for doc in missed:
+            assert wait_task(client, doc["_id"], timeout=60)["state"] == "SUCCESS"

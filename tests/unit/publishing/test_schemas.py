@@ -1,0 +1,44 @@
+"""docs/schemas must match the contract's Pydantic models, and cover every task with a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from ragtasks_core.contract import TaskName
+from ragtasks_core.contract.registry import json_schemas, payload_models, render
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
+
+
+def test_docs_schemas_match_the_models() -> None:
+    wanted = {f"{task}.json": render(schema) for task, schema in json_schemas().items()}
+    present = {p.name: p.read_text() for p in SCHEMAS.glob("*.json")}
+    drifted = sorted(n for n in wanted.keys() | present.keys() if wanted.get(n) != present.get(n))
+    assert not drifted, f"docs/schemas drifted from the models: {drifted}; run scripts/gen_schemas.py"
+
+
+def test_registry_maps_core_tasks_and_only_known_names() -> None:
+    models = payload_models()
+    assert models[TaskName.SUMMARIZE_SESSION.value].__name__ == "SummarizeSession"
+    for ping in (TaskName.SUMMARIZER_PING, TaskName.EVALUATOR_PING, TaskName.ALERTER_PING, TaskName.SWEEP_OUTBOX):
+        assert ping.value in models
+    assert set(models) <= {t.value for t in TaskName}
+
+
+def test_schemas_accept_valid_and_refuse_invalid_payloads() -> None:
+    schema = json.loads((SCHEMAS / f"{TaskName.SUMMARIZE_SESSION.value}.json").read_text())
+    jsonschema.validate({"v": 1, "session_id": "chat-1", "reason": "manual"}, schema)
+    for bad in (
+        {"v": 99, "session_id": "chat-1"},
+        {"v": 1, "session_id": "$gt"},
+        {"v": 1},
+        {"session_id": "a", "x": 1},
+    ):
+        try:
+            jsonschema.validate(bad, schema)
+        except jsonschema.ValidationError:
+            continue
+        raise AssertionError(f"schema accepted {bad}")
