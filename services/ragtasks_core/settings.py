@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Prefix of every Redis key ragtasks writes (not Celery's own result keys).
     key_prefix: str = "ragtasks"
+    # RabbitMQ management API, for queue depth metrics (ready/unacked) and consumers.
+    # Default: the broker's host on port 15672 with the broker's credentials.
+    rabbitmq_management_url: str | None = None
     mongodb_url: str = "mongodb://127.0.0.1:27017/?retryWrites=false"
     mongodb_db: str = "ragtasks"
 
@@ -94,10 +97,106 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
 
     # --- evaluator settings (issue: evaluator) ---
+    # Knowledge base ingestion limits (POST /v1/kbs/{kb_id}/chunks).
+    kb_max_chunks_per_request: int = Field(500, ge=1)
+    kb_max_chunk_chars: int = Field(20_000, ge=1)
+    # Recall evaluation.
+    eval_kbs: Annotated[list[str], NoDecode] = Field(default_factory=list)  # nightly: comma-separated KB ids
+    eval_sample_size: int = Field(100, ge=1)  # nightly sample size
+    eval_max_sample_size: int = Field(5000, ge=1)
+    eval_k: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1, 5, 10])  # nightly k values: "1,5,10"
+    eval_seed: int = 42  # nightly seed: the same sample every night, so reports compare like with like
+    eval_batch_size: int = Field(20, ge=1, le=500)  # chunks per evaluate_batch subtask
+    eval_questions_per_llm_call: int = Field(5, ge=1, le=50)
+    eval_question_max_tokens: int = Field(1024, ge=32)
+    # Alert when hit_rate@k falls by at least this much (absolute, 0..1) from the previous report.
+    eval_drop_threshold: float = Field(0.1, gt=0, le=1)
+    eval_nightly_hour: int = Field(2, ge=0, le=23)
+    eval_nightly_minute: int = Field(0, ge=0, le=59)
+    # Retriever under evaluation: the RAG service's own endpoint (http) or a built-in one.
+    retriever: Literal["http", "bm25", "vector"] = "bm25"
+    retriever_url: str | None = None
+    retriever_auth_header: SecretStr | None = None  # "Name: value", or a bare value sent as Authorization
+    retriever_top_k: int = Field(10, ge=1, le=1000)
+    retriever_ids_field: str = "ids"  # dotted path to the chunk ids in the JSON answer: "ids", "results.*.chunk_id"
+    retriever_timeout_seconds: float = Field(10.0, gt=0)
+    retriever_max_attempts: int = Field(3, ge=1, le=10)
+    # Near-duplicate merging (MinHash Jaccard estimate over word 3-shingles).
+    dedup_threshold: float = Field(0.9, gt=0, le=1)
+    # Vector index: a Qdrant server if set, else embedded local mode (":memory:" or a directory).
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_path: str | None = None
+    # Embeddings: an OpenAI-compatible endpoint if set, else the offline default.
+    embeddings_base_url: str | None = None
+    embeddings_api_key: SecretStr | None = None
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_offline: Literal["hashing", "minilm"] = "hashing"
+    embeddings_dimension: int = Field(384, ge=8, le=4096)  # of the hashing embedder
+
+    @field_validator("eval_kbs", "eval_k", mode="before")
+    @classmethod
+    def _split_eval_lists(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("retriever_url", "qdrant_url", "qdrant_path", "embeddings_base_url", mode="before")
+    @classmethod
+    def _evaluator_empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     # --- alerter settings (issue: alerter) ---
+    # Delivery channels. Both URLs carry secrets (the WeCom robot key): never logged or returned.
+    # The worker reads them at delivery time, so a fixed key takes effect on the next (re)delivery.
+    wecom_webhook_url: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = None  # generic JSON channel (Slack/Feishu/DingTalk bridges)
+    # WeCom allows 20 messages a minute per robot; shared by every alerter replica through Redis.
+    wecom_rate_limit: str = "20/m"
+    # errcode 45009 (frequency limit): wait at least this long before the next try.
+    wecom_rate_limited_retry_seconds: float = Field(60.0, ge=0)
+    # errcode -1 (busy), HTTP 5xx, timeouts, connection errors: this many retries with backoff.
+    alert_max_retries: int = Field(4, ge=0, le=50)
+    alert_retry_base_seconds: float = Field(2.0, gt=0)
+    alert_retry_max_seconds: float = Field(300.0, gt=0)
+    alert_http_timeout_seconds: float = Field(10.0, gt=0)
+    # A delivery waits in-process this long for a rate-limiter slot, then re-queues itself.
+    alert_rate_limit_max_wait_seconds: float = Field(5.0, ge=0)
+    # Alertmanager-style notification policy.
+    alert_group_wait_seconds: float = Field(30.0, ge=0)
+    alert_repeat_interval_seconds: float = Field(14_400.0, gt=0)
+    # A task-failure alert resolves by itself after this long without a new failure.
+    alert_resolve_timeout_seconds: float = Field(3_600.0, gt=0)
+    # Beat runs the periodic flush (due groups, rule clearing, stuck deliveries) this often.
+    alert_flush_interval_seconds: float = Field(30.0, gt=0)
+    # Empty-retrieval rule: fire when empties in the window reach THRESHOLD, or their ratio reaches
+    # RATIO with at least MIN_EVENTS events; no second firing of a KB within COOLDOWN.
+    empty_retrieval_threshold: int = Field(50, ge=1)
+    empty_retrieval_window_seconds: int = Field(300, ge=1, le=86_400)
+    empty_retrieval_min_events: int = Field(20, ge=1)
+    empty_retrieval_ratio: float = Field(0.5, gt=0, le=1)
+    empty_retrieval_cooldown_seconds: int = Field(900, ge=0)
+    max_retrieval_events_per_request: int = Field(1000, ge=1, le=10_000)
+
+    @field_validator("wecom_rate_limit")
+    @classmethod
+    def _check_wecom_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("wecom_webhook_url", "alert_webhook_url", mode="before")
+    @classmethod
+    def _empty_url_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     # --- publishing / outbox settings (issue: publishing) ---
+    # Beat runs the outbox sweep this often; it publishes what was recorded but not published
+    # (broker down) once the record is older than the grace period.
+    outbox_sweep_interval_seconds: float = Field(60.0, gt=0)
+    outbox_grace_seconds: float = Field(5.0, ge=0)
+    # A summary published but still pending after this long is published again (same task id).
+    outbox_stale_pending_seconds: float = Field(900.0, gt=0)
+    outbox_batch_size: int = Field(500, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = True

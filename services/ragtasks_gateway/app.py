@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ from .publisher import Publisher
 from .routes import routers
 
 log = logging.getLogger(__name__)
+INDEX_TIMEOUT_SECONDS = 5.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,9 +32,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         client = mongo.async_client(settings)
         app.state.db = client[settings.mongodb_db]
         try:
-            await mongo.ensure_indexes_async(app.state.db)
+            # Bounded: with Mongo down, start anyway (``/healthz`` answers, ``/readyz`` says 503)
+            # instead of blocking start-up for the driver's 30 s server-selection timeout.
+            await asyncio.wait_for(mongo.ensure_indexes_async(app.state.db), INDEX_TIMEOUT_SECONDS)
         except Exception as exc:  # noqa: BLE001 - start anyway; /readyz reports Mongo
-            log.warning("could not ensure indexes at start-up: %s", exc)
+            log.warning("could not ensure indexes at start-up: %r", exc)
         try:
             yield
         finally:

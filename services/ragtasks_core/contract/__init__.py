@@ -36,6 +36,7 @@ class TaskName(StrEnum):
     ALERTER_PING = "ragtasks.alerter.ping"
     RAISE_ALERT = "ragtasks.alerter.raise_alert"
     FLUSH_ALERTS = "ragtasks.alerter.flush_alerts"
+    DELIVER_ALERT = "ragtasks.alerter.deliver"
 
     # Periodic sweep of wanted-but-unpublished summaries (the outbox), run by beat.
     SWEEP_OUTBOX = "ragtasks.summarizer.sweep_outbox"

@@ -1,0 +1,70 @@
+"""Alert when a summarizer or evaluator task fails for good.
+
+Celery's ``task_failure`` fires when a task ends in FAILURE: after its retries are exhausted (a
+retry raises ``Retry``, not a failure) or on a permanent error. The alert's fingerprint is the
+task name plus the exception type, so a storm of identical failures is one alert whose
+occurrence count grows, not a storm of messages. It resolves by itself after
+``RAGTASKS_ALERT_RESOLVE_TIMEOUT_SECONDS`` without a new failure.
+
+The handler never raises into the worker: any error here is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import signals
+
+from . import runtime
+from .contract import Queue, TaskName, queue_for
+from .contract.alerter import MAX_BODY_CHARS, RaiseAlert
+
+log = logging.getLogger(__name__)
+WATCHED_QUEUES = (Queue.SUMMARIZER, Queue.EVALUATOR)
+SOURCE = "task_failure"
+
+
+def failure_alert(
+    task_name: str, task_id: str | None, exc: BaseException, now: datetime, resolve_after: float
+) -> RaiseAlert:
+    exc_type = type(exc).__name__
+    message = str(exc) or exc_type
+    return RaiseAlert(
+        fingerprint=f"{SOURCE}:{task_name}:{exc_type}",
+        severity="critical",
+        title=f"{task_name} failed for good: {exc_type}"[:256],
+        body=f"Last failure: task {task_id or '?'}\n{message}"[:MAX_BODY_CHARS],
+        labels={"task": task_name, "queue": queue_for(task_name).value, "exception": exc_type[:256]},
+        source=SOURCE,
+        starts_at=now,
+        ends_at=now + timedelta(seconds=resolve_after),
+    )
+
+
+def watched(task_name: str) -> bool:
+    try:
+        return queue_for(task_name) in WATCHED_QUEUES
+    except ValueError:
+        return False
+
+
+@signals.task_failure.connect
+def _task_failed(
+    sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_: Any
+) -> None:
+    try:
+        name = getattr(sender, "name", None)
+        if not name or exception is None or not watched(name):
+            return
+        settings = runtime.configured_settings()
+        alert = failure_alert(name, task_id, exception, datetime.now(UTC), settings.alert_resolve_timeout_seconds)
+        sender.app.send_task(
+            TaskName.RAISE_ALERT.value,
+            kwargs=alert.model_dump(mode="json"),
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
+        )
+    except Exception:
+        log.exception("could not raise the failure alert of task %s", task_id)

@@ -1,0 +1,173 @@
+"""Alerts: raise one by hand, accept Alertmanager's webhook, list history and dead letters, redeliver.
+
+No response ever carries a webhook URL: channels are named (``wecom``, ``webhook``), and the
+URLs live only in the workers' settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ragtasks_core.contract import ID_PATTERN, TaskName
+from ragtasks_core.contract.alerter import DeliverAlert, RaiseAlert
+
+from .. import alerts_store
+from ..alerts_alertmanager import AlertmanagerPayload, to_alert
+from ..deps import DbDep, PublisherDep, require_api_key
+from ..publisher import PublishError
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], dependencies=[Depends(require_api_key)])
+AlertId = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+class AlertIn(BaseModel):
+    """A manual (or any other system's) alert: ``RaiseAlert`` with friendlier defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str
+    severity: Literal["critical", "warning", "info"] = "warning"
+    title: str
+    body: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    source: str = "api"
+    status: Literal["firing", "resolved"] = "firing"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class Accepted(BaseModel):
+    accepted: int
+    task_ids: list[str]
+
+
+class Attempt(BaseModel):
+    at: datetime
+    channel: str | None = None
+    outcome: str
+    detail: str = ""
+    notification_id: str | None = None
+
+
+class AlertOut(BaseModel):
+    id: str
+    fingerprint: str
+    status: str
+    severity: str
+    title: str
+    body: str
+    labels: dict[str, str]
+    source: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    occurrences: int
+    notified_status: str | None = None
+    last_notified_at: datetime | None = None
+    delivery_state: str
+    delivery_channel: str | None = None
+    attempts: list[Attempt]
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertOut]
+
+
+class Redelivered(BaseModel):
+    alert_id: str
+    notification_ids: list[str]
+
+
+def _out(doc: dict[str, Any]) -> AlertOut:
+    delivery = doc.get("delivery") or {}
+    return AlertOut(
+        id=doc["_id"],
+        fingerprint=doc["fingerprint"],
+        status=doc["status"],
+        severity=doc["severity"],
+        title=doc["title"],
+        body=doc["body"],
+        labels=doc.get("labels") or {},
+        source=doc["source"],
+        starts_at=doc.get("starts_at"),
+        ends_at=doc.get("ends_at"),
+        occurrences=int(doc.get("occurrences") or 1),
+        notified_status=doc.get("notified_status"),
+        last_notified_at=doc.get("last_notified_at"),
+        delivery_state=delivery.get("state", "pending"),
+        delivery_channel=delivery.get("channel"),
+        attempts=[Attempt(**a) for a in (doc.get("attempts") or [])[-alerts_store.ATTEMPTS_SHOWN :]],
+    )
+
+
+async def _publish(publisher: PublisherDep, alerts: list[RaiseAlert]) -> Accepted:
+    task_ids = []
+    for alert in alerts:
+        try:
+            task_ids.append(await publisher.publish(TaskName.RAISE_ALERT, alert))
+        except PublishError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"broker unavailable after {len(task_ids)} of {len(alerts)} alerts; retry (alerts are deduplicated)",
+                headers={"Retry-After": "10"},
+            ) from exc
+    return Accepted(accepted=len(task_ids), task_ids=task_ids)
+
+
+@router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def raise_alert(body: AlertIn, publisher: PublisherDep) -> Accepted:
+    try:
+        alert = RaiseAlert.model_validate(body.model_dump())
+    except ValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)
+        ) from exc
+    return await _publish(publisher, [alert])
+
+
+@router.post("/alertmanager", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def alertmanager(body: AlertmanagerPayload, publisher: PublisherDep) -> Accepted:
+    """Alertmanager ``webhook_configs`` receiver: each alert of the payload is raised or resolved."""
+    return await _publish(publisher, [to_alert(a) for a in body.alerts])
+
+
+@router.get("", response_model=AlertList)
+async def list_alerts(
+    db: DbDep,
+    status_: Annotated[Literal["firing", "resolved", "dead"] | None, Query(alias="status")] = None,
+    source: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AlertList:
+    docs = await alerts_store.list_alerts(db, status=status_, source=source, limit=limit)
+    return AlertList(alerts=[_out(d) for d in docs])
+
+
+@router.get("/{alert_id}", response_model=AlertOut)
+async def get_alert(alert_id: AlertId, db: DbDep) -> AlertOut:
+    doc = await alerts_store.get_alert(db, alert_id)
+    if doc is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id!r} not found")
+    return _out(doc)
+
+
+@router.post("/{alert_id}/redeliver", response_model=Redelivered, status_code=status.HTTP_202_ACCEPTED)
+async def redeliver(alert_id: AlertId, db: DbDep, publisher: PublisherDep) -> Redelivered:
+    """Send a dead-lettered alert again, through the channel settings the workers have *now*."""
+    doc = await alerts_store.get_alert(db, alert_id)
+    if doc is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id!r} not found")
+    ids = await alerts_store.redeliver(db, alert_id)
+    if not ids:
+        state = (doc.get("delivery") or {}).get("state", "pending")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"alert {alert_id!r} has no dead-lettered notification (delivery: {state})"
+        )
+    for nid in ids:
+        # Re-armed in Mongo already: if the broker is away, the alerter's periodic sweep publishes it.
+        with contextlib.suppress(PublishError):
+            await publisher.publish(TaskName.DELIVER_ALERT, DeliverAlert(notification_id=nid))
+    return Redelivered(alert_id=alert_id, notification_ids=ids)

@@ -1,0 +1,92 @@
+"""Retrieval events: the RAG app reports each retrieval; empty ones feed the alert rule."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from ragtasks_alerter.rules import rule_from
+from ragtasks_core import metrics
+from ragtasks_core.contract import TaskName
+from ragtasks_core.contract.common import Id
+
+from ..deps import PublisherDep, SettingsDep, require_api_key
+from ..publisher import PublishError
+from ..retrieval_detect import observe, undo, windows_for
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/retrieval-events", tags=["alerts"], dependencies=[Depends(require_api_key)])
+
+
+class RetrievalEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kb_id: Id
+    query: Annotated[str, Field(max_length=4000)]
+    n_results: Annotated[int, Field(ge=0)]
+    latency_ms: Annotated[float | None, Field(ge=0)] = None
+    # Informational: the window counts events when they arrive (on Redis's clock).
+    ts: datetime | None = None
+
+
+class RetrievalEvents(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[RetrievalEvent] = Field(min_length=1)
+
+
+class KbWindow(BaseModel):
+    kb_id: str
+    window_events: int
+    window_empty: int
+    firing: bool
+
+
+class RetrievalEventsAccepted(BaseModel):
+    accepted: int
+    kbs: list[KbWindow]
+    alerts: list[dict[str, str]]
+
+
+@router.post("", response_model=RetrievalEventsAccepted, status_code=status.HTTP_202_ACCEPTED)
+async def report(
+    body: RetrievalEvents, request: Request, settings: SettingsDep, publisher: PublisherDep
+) -> RetrievalEventsAccepted:
+    limit = settings.max_retrieval_events_per_request
+    if len(body.events) > limit:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE, f"at most {limit} events per request, got {len(body.events)}"
+        )
+    for event in body.events:
+        metrics.RETRIEVAL_EVENTS.labels(event.kb_id, "empty" if event.n_results == 0 else "nonempty").inc()
+    windows = windows_for(request.app)
+    rule = rule_from(settings)
+    sums, transitions = await run_in_threadpool(
+        observe, windows, rule, [(e.kb_id, e.n_results == 0) for e in body.events]
+    )
+    for kb, counts in sums.items():
+        metrics.RETRIEVAL_EMPTY_RATIO.labels(kb).set(counts.ratio)
+    alerts = []
+    firing = {kb: c.firing for kb, c in sums.items()}
+    for transition in transitions:
+        try:
+            await publisher.publish(TaskName.RAISE_ALERT, transition.alert)
+        except PublishError:
+            # Counted, but the alert did not reach the broker: the next batch fires it again.
+            await run_in_threadpool(undo, windows, transition)
+            log.warning("could not publish the %s alert of KB %s", transition.action, transition.kb_id)
+            continue
+        firing[transition.kb_id] = transition.action == "fire"
+        alerts.append({"kb_id": transition.kb_id, "status": transition.alert.status})
+    return RetrievalEventsAccepted(
+        accepted=len(body.events),
+        kbs=[
+            KbWindow(kb_id=kb, window_events=c.total, window_empty=c.empty, firing=firing[kb]) for kb, c in sums.items()
+        ],
+        alerts=alerts,
+    )

@@ -1,0 +1,113 @@
+"""End to end delivery: 45009 and -1 retried, 93000 dead-lettered and redelivered after the key is
+fixed, Alertmanager's five alerts grouped into one message, the webhook key never leaked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.helpers import auth, gateway_client
+from tests.support.fake_wecom import FakeWeCom
+from tests.support.procs import wait_until
+
+BAD_KEY = "bad-key-5f1c9e"
+GOOD_KEY = "good-key-77ad03"
+
+
+def _alert(fp: str, source: str, title: str = "Disk almost full") -> dict[str, Any]:
+    return {"fingerprint": fp, "severity": "critical", "title": title, "body": "92% used", "source": source}
+
+
+def test_invalid_key_is_dead_lettered_then_redelivered_after_the_fix(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, wecom: FakeWeCom, redis_client: Any
+) -> None:
+    wecom.valid_keys = {GOOD_KEY}
+    env = {**worker_env, "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0", "RAGTASKS_LOG_LEVEL": "DEBUG"}
+    worker = start_worker("alerter", {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)}, concurrency=1)
+    gw = start_gateway({**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)})
+    with gateway_client(gw.port) as client:
+        r = client.post("/v1/alerts", json=_alert("disk:db-1", "manual"), headers=auth())
+        assert r.status_code == 202, r.text
+
+        def dead() -> list[dict[str, Any]]:
+            alerts: list[dict[str, Any]] = client.get("/v1/alerts?status=dead", headers=auth()).json()["alerts"]
+            return alerts
+
+        wait_until(lambda: len(dead()) == 1, 30, message="the dead letter")
+        [letter] = dead()
+        assert letter["fingerprint"] == "disk:db-1" and letter["delivery_state"] == "dead"
+        assert [(a["outcome"], a["channel"]) for a in letter["attempts"]] == [("dead", "wecom")]
+        assert "93000" in letter["attempts"][0]["detail"]
+        assert [r.errcode for r in wecom.attempts()] == [93000]  # permanent: tried once
+        # Nothing to redeliver for an alert that is not dead.
+        assert client.post("/v1/alerts/al-unknown/redeliver", headers=auth()).status_code == 404
+
+        # The key is fixed: the worker restarts with the new setting, redeliver picks it up.
+        worker.stop()
+        start_worker("alerter", {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(GOOD_KEY)}, concurrency=1)
+        r = client.post(f"/v1/alerts/{letter['id']}/redeliver", headers=auth())
+        assert r.status_code == 202, r.text
+        wait_until(lambda: len(wecom.messages()) == 1, 30, message="the redelivered message")
+        assert wecom.messages()[0].key == GOOD_KEY and "Disk almost full" in wecom.messages()[0].content
+        wait_until(lambda: dead() == [], 10, message="the dead letter to clear")
+        detail = client.get(f"/v1/alerts/{letter['id']}", headers=auth())
+        assert detail.json()["delivery_state"] == "sent"
+        assert [a["outcome"] for a in detail.json()["attempts"]] == ["dead", "sent"]
+        again = client.post(f"/v1/alerts/{letter['id']}/redeliver", headers=auth())
+        assert again.status_code == 409
+        responses = [detail.text, r.text, client.get("/v1/alerts", headers=auth()).text]
+    # The key is a secret: in no API response, in no worker or gateway log.
+    redis_keys = list(redis_client.scan_iter(f"{worker_env['RAGTASKS_KEY_PREFIX']}:*"))
+    assert any(":ratelimit:wecom:" in k for k in redis_keys)
+    for text in [*responses, worker.log_text(), gw.log_text(), *redis_keys]:
+        assert BAD_KEY not in text and GOOD_KEY not in text
+
+
+def test_frequency_limit_and_busy_are_retried_and_alertmanager_is_grouped(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, wecom: FakeWeCom
+) -> None:
+    env = {
+        **worker_env,
+        "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(),
+        "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "2",
+        "RAGTASKS_WECOM_RATE_LIMITED_RETRY_SECONDS": "3",
+        "RAGTASKS_ALERT_RETRY_BASE_SECONDS": "1",
+    }
+    start_worker("alerter", env, concurrency=2)
+    gw = start_gateway(env)
+    wecom.push(45009, -1)
+    payload = {
+        "version": "4",
+        "groupKey": '{}:{alertname="HighTaskFailureRate"}',
+        "status": "firing",
+        "receiver": "ragtasks",
+        "groupLabels": {},
+        "commonLabels": {"severity": "warning"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "HighTaskFailureRate", "queue": q, "severity": "warning"},
+                "annotations": {"summary": f"Task failures on {q}", "description": "success rate below 95%"},
+                "startsAt": "2025-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f"fp{i}",
+            }
+            for i, q in enumerate(["summarizer", "evaluator", "alerter", "gateway", "beat"])
+        ],
+    }
+    with gateway_client(gw.port) as client:
+        r = client.post("/v1/alerts/alertmanager", json=payload, headers=auth())
+        assert r.status_code == 202 and r.json()["accepted"] == 5, r.text
+        bad = client.post("/v1/alerts/alertmanager", json={"alerts": []}, headers=auth())
+        assert bad.status_code == 422
+        wait_until(lambda: len(wecom.messages()) == 1, 40, message="the grouped message")
+    attempts = wecom.attempts()
+    assert [a.errcode for a in attempts] == [45009, -1, 0]
+    # 45009: at least the configured minimum; -1: backoff (base 1 s).
+    assert attempts[1].at - attempts[0].at >= 3 - 0.05
+    assert attempts[2].at - attempts[1].at >= 1 - 0.05
+    content = attempts[2].content
+    assert content.startswith("**[FIRING:5] alertmanager**")
+    for q in ["summarizer", "evaluator", "alerter", "gateway", "beat"]:
+        assert f"Task failures on {q}" in content

@@ -1,0 +1,68 @@
+"""Summaries that fail for good raise one grouped alert, not one message per failure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from ragtasks_core.settings import Settings
+from ragtasks_gateway.app import create_app
+from tests.integration.helpers import auth, wait_task
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.fake_wecom import FakeWeCom
+from tests.support.procs import wait_until
+
+FINGERPRINT = "task_failure:ragtasks.summarizer.summarize_session:PermanentLLMError"
+
+
+def test_failed_for_good_tasks_become_one_grouped_alert(
+    worker_env: dict[str, str],
+    start_worker: Any,
+    make_settings: Callable[..., Settings],
+    fake_llm: FakeOpenAI,
+    wecom: FakeWeCom,
+    db: Any,
+) -> None:
+    fake_llm.push(*[Reply(status=400)] * 3)  # a permanent error: no retry, the task fails for good
+    overrides = {
+        "LLM_BASE_URL": fake_llm.base_url,
+        "LLM_API_KEY": "sk-test",
+        "LLM_RATE_LIMIT": "100/s",
+        "SUMMARY_KEEP_RECENT_MESSAGES": "0",
+        "WECOM_WEBHOOK_URL": wecom.url(),
+        "ALERT_GROUP_WAIT_SECONDS": "2",
+    }
+    env = {**worker_env, **{f"RAGTASKS_{k}": v for k, v in overrides.items()}}
+    start_worker("summarizer", env, concurrency=2)
+    start_worker("alerter", env, concurrency=1)
+    settings = make_settings(**{k.lower(): v for k, v in overrides.items()})
+    with TestClient(create_app(settings)) as client:
+        task_ids = []
+        for i in range(3):
+            turn = [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": "answer"}]
+            assert client.post(f"/v1/sessions/fail-{i}/messages", json={"messages": turn}, headers=auth()).is_success
+            r = client.post(f"/v1/sessions/fail-{i}/summarize", headers=auth())
+            assert r.status_code == 202, r.text
+            task_ids.append(r.json()["task_id"])
+        for task_id in task_ids:
+            assert wait_task(client, task_id)["state"] == "FAILURE"
+        wait_until(
+            lambda: (db["alerts"].find_one({"fingerprint": FINGERPRINT}) or {}).get("occurrences") == 3,
+            30,
+            message="three failures counted on one alert",
+        )
+        wait_until(lambda: len(wecom.messages()) >= 1, 30, message="the failure alert message")
+        time.sleep(3)
+        [message] = wecom.messages()
+        assert "ragtasks.summarizer.summarize_session failed for good: PermanentLLMError" in message.content
+        [alert] = client.get("/v1/alerts", params={"status": "firing"}, headers=auth()).json()["alerts"]
+        assert alert["source"] == "task_failure" and alert["severity"] == "critical"
+        assert alert["labels"] == {
+            "task": "ragtasks.summarizer.summarize_session",
+            "queue": "summarizer",
+            "exception": "PermanentLLMError",
+        }
+        assert alert["ends_at"] is None  # firing; it resolves by itself after the resolve timeout

@@ -1,0 +1,63 @@
+"""Two alerter processes share one robot's limit through Redis: never faster than the rate."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from tests.integration.helpers import auth, gateway_client
+from tests.support.fake_wecom import FakeWeCom
+from tests.support.procs import wait_until
+
+# 40/m (one message per 1.5 s) proves the shared limit in ~10 s; the default 20/m is the same GCRA
+# with a 3 s interval.
+RATE, INTERVAL, MESSAGES = "40/m", 1.5, 8
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _as_other_host(env: dict[str, str], tmp_path: Path, hostname: str) -> dict[str, str]:
+    """Env for a second replica on this machine: Celery names a node ``alerter@<hostname>`` and two
+    nodes of one name clash on their control queue, as two pods never do."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(f"import socket\nsocket.gethostname = lambda: {hostname!r}\n")
+    return {**env, "PYTHONPATH": str(site)}
+
+
+def test_two_alerter_processes_never_exceed_the_robot_rate(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, wecom: FakeWeCom, db: Any, tmp_path: Path
+) -> None:
+    # The fake robot answers 45009 past 40 a minute, like the real one past 20.
+    wecom.limit_per_window, wecom.window_seconds = 40, 60
+    env = {
+        **worker_env,
+        "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(),
+        "RAGTASKS_WECOM_RATE_LIMIT": RATE,
+        "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
+        "RAGTASKS_ALERT_RATE_LIMIT_MAX_WAIT_SECONDS": "1",
+    }
+    workers = [
+        start_worker("alerter", env, concurrency=2),
+        start_worker("alerter", _as_other_host(env, tmp_path, "alerter-replica-2"), concurrency=2),
+    ]
+    gw = start_gateway(env)
+    with gateway_client(gw.port) as client:
+        for i in range(MESSAGES):  # distinct sources: distinct groups, one message each
+            body = {"fingerprint": f"fp-{i}", "title": f"alert {i}", "source": f"svc-{i}"}
+            assert client.post("/v1/alerts", json=body, headers=auth()).status_code == 202
+        wait_until(lambda: len(wecom.messages()) == MESSAGES, MESSAGES * INTERVAL + 30, message="all messages")
+    times = [m.at for m in wecom.messages()]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    print(f"gaps between messages: {[round(g, 2) for g in gaps]}")
+    # Spacing is decided on Redis's clock; allow a little HTTP jitter on arrival.
+    assert min(gaps) >= INTERVAL - 0.35, gaps
+    assert wecom.max_in_window(INTERVAL * 3) <= 3 + 1
+    assert all(r.errcode == 0 for r in wecom.attempts())  # nothing dropped, nothing refused
+    # Both processes delivered (the attempt records the sending child's pid).
+    senders = {a["worker"] for doc in db["alerts"].find() for a in doc["attempts"] if a["outcome"] == "sent"}
+    parents = {_parent(int(s.rsplit(":", 1)[1])) for s in senders}
+    assert parents == {w.popen.pid for w in workers}, (senders, parents)

@@ -1,0 +1,71 @@
+"""The sliding window and edge-triggered state in real Redis, shared by concurrent 'replicas'."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import redis as redis_lib
+
+from ragtasks_alerter.rules import EmptyRetrievalRule
+from ragtasks_alerter.window import RetrievalWindows
+from ragtasks_core.settings import Settings
+from ragtasks_gateway.retrieval_detect import observe
+
+RULE = EmptyRetrievalRule(threshold=50, window_seconds=3, min_events=20, ratio=0.5, cooldown_seconds=60)
+
+
+def test_burst_from_four_replicas_fires_exactly_once(settings: Settings, redis_client: Any) -> None:
+    fired: list[str] = []
+    lock = threading.Lock()
+
+    def replica() -> None:
+        # Each "gateway replica" has its own connection, as separate processes would.
+        client = redis_lib.Redis.from_url(settings.effective_redis_url, decode_responses=True)
+        windows = RetrievalWindows(client, settings.key_prefix, RULE.window_seconds)
+        for _ in range(25):  # 25 batches of 10 empty retrievals
+            _, transitions = observe(windows, RULE, [("kb-a", True)] * 10)
+            with lock:
+                fired.extend(t.action for t in transitions)
+        client.close()
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fired == ["fire"]
+    windows = RetrievalWindows(redis_client, settings.key_prefix, RULE.window_seconds)
+    counts = windows.record({"kb-a": (0, 0)})["kb-a"]
+    assert counts.total == counts.empty == 1000
+    assert counts.firing
+    assert windows.firing() == ["kb-a"]
+    # Bounded memory: three fields per bucket, whatever the traffic.
+    assert windows.window_fields("kb-a") <= 3 * windows.buckets
+
+
+def test_window_slides_and_rule_resolves_once_then_cools_down(settings: Settings, redis_client: Any) -> None:
+    windows = RetrievalWindows(redis_client, settings.key_prefix, RULE.window_seconds)
+    _, first = observe(windows, RULE, [("kb-b", True)] * 60)
+    assert [t.action for t in first] == ["fire"]
+    # Non-empty traffic does not resolve while the empties are still in the window.
+    _, none = observe(windows, RULE, [("kb-b", False)] * 5)
+    assert none == []
+    time.sleep(RULE.window_seconds + 1.1)
+    sums, resolved = observe(windows, RULE, [("kb-b", False)])
+    assert sums["kb-b"].total == 1 and sums["kb-b"].empty == 0
+    assert [(t.action, t.alert.status) for t in resolved] == [("resolve", "resolved")]
+    assert windows.firing() == []
+    # Within the cooldown a new burst does not fire again.
+    _, again = observe(windows, RULE, [("kb-b", True)] * 60)
+    assert again == []
+
+
+def test_ratio_needs_min_events_and_kbs_are_independent(settings: Settings, redis_client: Any) -> None:
+    windows = RetrievalWindows(redis_client, settings.key_prefix, RULE.window_seconds)
+    _, few = observe(windows, RULE, [("kb-c", True)] * 19)
+    assert few == []
+    sums, fired = observe(windows, RULE, [("kb-c", True), ("kb-d", False)])
+    assert [t.kb_id for t in fired] == ["kb-c"]
+    assert sums["kb-d"].total == 1 and not sums["kb-d"].firing
