@@ -12,14 +12,14 @@ from typing import Any, Literal
 
 from pymongo.database import Database
 
+from ragtasks_core.alerting.rules import retrieval_alert, rule_from
+from ragtasks_core.alerting.window import RetrievalWindows
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
 
 from . import channels, store
 from .format import AlertView
 from .policy import AttemptResult, decide
-from .rules import retrieval_alert, rule_from
-from .window import RetrievalWindows
 
 # A deliver task that has not run this long after its notification was due is taken as lost.
 STUCK_GRACE_SECONDS = 30.0

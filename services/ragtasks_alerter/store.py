@@ -20,13 +20,11 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from ragtasks_core.alerting import ALERTS, GROUPS, NOTIFICATIONS
 from ragtasks_core.contract.alerter import RaiseAlert
 
 from .format import AlertView
 
-ALERTS = "alerts"
-GROUPS = "alert_groups"
-NOTIFICATIONS = "alert_notifications"
 HISTORY_LIMIT = 50
 
 

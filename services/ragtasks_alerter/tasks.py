@@ -16,6 +16,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from ragtasks_core import metrics
+from ragtasks_core.alerting.window import RetrievalWindows, hashed
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.alerter import DeliverAlert, FlushAlerts, RaiseAlert
 from ragtasks_core.contract.common import Payload
@@ -25,7 +26,6 @@ from ragtasks_core.settings import parse_rate
 from ragtasks_core.tasks import parse_payload
 
 from . import channels, service, store
-from .window import RetrievalWindows, hashed
 
 log = logging.getLogger(__name__)
 metrics.init_alert_series()

@@ -70,7 +70,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         f"--queues={queue.value}",
         f"--concurrency={args.concurrency or settings.concurrency_for(queue.value)}",
         f"--pool={pool}",
-        f"--hostname={queue.value}@%h",
+        f"--hostname={args.hostname or queue.value + '@%h'}",
         f"--loglevel={settings.log_level}",
         f"--prefetch-multiplier={args.prefetch_multiplier or 1}",
         f"--max-tasks-per-child={args.max_tasks_per_child or settings.worker_max_tasks_per_child}",
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--pool", choices=["prefork", "threads", "solo"])
     wk.add_argument("--prefetch-multiplier", type=_positive)
     wk.add_argument("--max-tasks-per-child", type=_positive)
+    wk.add_argument("--hostname", help="Celery node name (default QUEUE@%%h); unique per worker process")
     wk.set_defaults(func=cmd_worker)
 
     bt = sub.add_parser("beat", help="run the scheduler (exactly one replica)")

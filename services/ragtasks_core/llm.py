@@ -34,7 +34,9 @@ class LLMError(Exception):
 
 
 class TransientLLMError(LLMError):
-    def __init__(self, message: str, *, outcome: str, retry_after: float | None = None) -> None:
+    # ``outcome`` has a default so the exception can be rebuilt from its message alone, which is
+    # how Celery's JSON result backend restores it (``GET /v1/tasks/{id}`` shows its text).
+    def __init__(self, message: str, *, outcome: str = "server_error", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.outcome = outcome
         self.retry_after = retry_after

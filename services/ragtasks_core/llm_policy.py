@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from .llm import Completion, TransientLLMError
@@ -30,6 +31,16 @@ class LLMDeferred(Exception):
 
 class LLMGaveUp(Exception):
     """The LLM kept failing transiently through every retry."""
+
+
+def broker_countdown(delay: float) -> int:
+    """A retry countdown in whole seconds, rounded *up*, at least 1.
+
+    Celery's native delayed delivery routes a countdown through the broker's delay queues as
+    ``int(countdown)`` seconds: a fraction would be truncated (and then held unacked in the
+    worker until the ETA), and a countdown below 1 s raises ``ValueError`` inside ``retry``.
+    """
+    return max(1, math.ceil(delay))
 
 
 def limited_chat(rt: Runtime) -> Callable[[list[dict[str, str]], int], Completion]:

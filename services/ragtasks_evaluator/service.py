@@ -11,12 +11,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
 
 from ragtasks_core.contract import TaskName
+from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
 
 from . import logic, store
@@ -66,6 +67,7 @@ _bm25: dict[str, _Cached] = {}
 _vector_index: dict[str, QdrantIndex] = {}
 _aligned: dict[str, int] = {}
 MAX_CACHED_KBS = 8
+RECALL_DROP_ALERT_LIFETIME = timedelta(days=1)
 
 
 def vector_index(settings: Settings) -> QdrantIndex:
@@ -336,12 +338,10 @@ def recall_drop_alert(doc: dict[str, Any], settings: Settings) -> dict[str, Any]
         "source": "evaluator",
         "status": "firing",
         "starts_at": doc["finished_at"],
-        "ends_at": None,
+        # A drop is an event, not a state: it stands until the next nightly evaluation, which
+        # raises it again if recall is still falling. So the alerter resolves it after a day.
+        "ends_at": doc["finished_at"] + RECALL_DROP_ALERT_LIFETIME,
     }
-    try:
-        from ragtasks_core.contract.alerter import RaiseAlert
-    except ImportError:  # the alerter's contract is not there yet: same fields, same JSON shape
-        return {"v": 1, **fields, "starts_at": fields["starts_at"].isoformat()}
     dumped: dict[str, Any] = RaiseAlert(**fields).model_dump(mode="json")
     return dumped
 

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ragtasks_alerter.store import ALERTS, NOTIFICATIONS
+from ragtasks_core.alerting import ALERTS, NOTIFICATIONS
 
 ATTEMPTS_SHOWN = 20
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import redis
 from fastapi import FastAPI
 
-from ragtasks_alerter.rules import EmptyRetrievalRule, retrieval_alert
-from ragtasks_alerter.window import RetrievalWindows, WindowCounts
+from ragtasks_core.alerting.rules import EmptyRetrievalRule, retrieval_alert
+from ragtasks_core.alerting.window import RetrievalWindows, WindowCounts
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
 

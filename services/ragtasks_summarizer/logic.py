@@ -31,13 +31,25 @@ class Plan:
     tokens_covered: int
 
 
-def plan_summary(after_watermark: list[Message], keep_recent: int) -> Plan | None:
+def plan_summary(after_watermark: list[Message], keep_recent: int, *, watermark: int | None = None) -> Plan | None:
     """Choose what to fold into the summary: everything but the newest ``keep_recent`` messages.
+
+    With ``watermark`` given, only the gap-free run ``watermark+1, watermark+2, ...`` is folded:
+    the gateway reserves sequence numbers before it inserts the messages, so a concurrent append
+    can leave a hole that is filled a moment later. Folding past the hole would move the
+    watermark over messages that were never summarized.
 
     Returns ``None`` when nothing would be folded (the newest messages stay verbatim).
     """
     ordered = sorted(after_watermark, key=lambda m: m.seq)
     fold = ordered[: max(0, len(ordered) - keep_recent)]
+    if watermark is not None:
+        contiguous = 0
+        for expected, message in enumerate(fold, start=watermark + 1):
+            if message.seq != expected:
+                break
+            contiguous += 1
+        fold = fold[:contiguous]
     if not fold:
         return None
     return Plan(messages=fold, upto_seq=fold[-1].seq, tokens_covered=sum(m.tokens for m in fold))
@@ -77,27 +89,39 @@ def extractive_summary(previous_summary: str | None, messages: list[Message], *,
 
     No network and no model: it lets the whole system run, and be tested, without an LLM.
     """
-    sentences: list[tuple[int, str]] = []
+    candidates: list[str] = []
     if previous_summary:
-        sentences += [(0, s.strip()) for s in _SENTENCE_RE.split(previous_summary) if s.strip()]
+        candidates += [s.strip() for s in _SENTENCE_RE.split(previous_summary) if s.strip()]
     for m in messages:
-        sentences += [(m.seq, f"{m.role}: {s.strip()}") for s in _SENTENCE_RE.split(m.content) if s.strip()]
+        candidates += [f"{m.role}: {s.strip()}" for s in _SENTENCE_RE.split(m.content) if s.strip()]
+    # A sentence said twice (a repeated question, a re-sent message) is kept once, first place.
+    seen: set[str] = set()
+    sentences: list[str] = []
+    for sentence in candidates:
+        key = _dedupe_key(sentence)
+        if key not in seen:
+            seen.add(key)
+            sentences.append(sentence)
     if not sentences:
         return previous_summary or ""
-    freq = Counter(t for _, s in sentences for t in _terms(s))
+    freq = Counter(t for s in sentences for t in _terms(s))
 
     def score(sentence: str) -> float:
         terms = _terms(sentence)
         return sum(freq[t] for t in terms) / (len(terms) ** 0.5) if terms else 0.0
 
-    ranked = sorted(range(len(sentences)), key=lambda i: score(sentences[i][1]), reverse=True)
+    ranked = sorted(range(len(sentences)), key=lambda i: score(sentences[i]), reverse=True)
     chosen: list[int] = []
     budget = max_tokens
     for i in ranked:
-        cost = count_tokens(sentences[i][1]) + 1
+        cost = count_tokens(sentences[i]) + 1
         if cost <= budget:
             chosen.append(i)
             budget -= cost
     if not chosen:  # one very long sentence: keep its beginning
-        return sentences[ranked[0]][1][: max_tokens * 2]
-    return "\n".join(sentences[i][1] for i in sorted(chosen))
+        return sentences[ranked[0]][: max_tokens * 2]
+    return "\n".join(sentences[i] for i in sorted(chosen))
+
+
+def _dedupe_key(sentence: str) -> str:
+    return " ".join(sentence.casefold().split())

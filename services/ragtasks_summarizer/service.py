@@ -34,7 +34,7 @@ def summarize(db: Database, session_id: str, *, writer: Writer, keep_recent: int
     state = store.load_session(db, session_id)
     if state is None:
         return Outcome("no_session", session_id)
-    plan = plan_summary(store.messages_after(db, session_id, state.upto_seq), keep_recent)
+    plan = plan_summary(store.messages_after(db, session_id, state.upto_seq), keep_recent, watermark=state.upto_seq)
     if plan is None:
         return Outcome("nothing_to_do", session_id, state.upto_seq)
     recorded = store.find_recorded(db, session_id, state.upto_seq, plan.upto_seq)

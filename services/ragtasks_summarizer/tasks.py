@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Task, shared_task
 
-from ragtasks_core import metrics
+from ragtasks_core import metrics, mongo
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.summarizer import Ping, SummarizeSession
 from ragtasks_core.llm import PermanentLLMError, TransientLLMError
-from ragtasks_core.llm_policy import LLMDeferred, LLMGaveUp, forget_failures, limited_chat, next_retry_delay
+from ragtasks_core.llm_policy import (
+    LLMDeferred,
+    LLMGaveUp,
+    broker_countdown,
+    forget_failures,
+    limited_chat,
+    next_retry_delay,
+)
 from ragtasks_core.runtime import Runtime, get_runtime
 from ragtasks_core.tasks import parse_payload
 
 from . import service, store
 
 log = logging.getLogger(__name__)
+_indexed_pid: int | None = None
+
+
+def _rt() -> Runtime:
+    """This process's runtime; the first call also ensures the indexes correctness rests on.
+
+    The unique (session, from_seq, upto_seq) index on summaries is what makes a racing or
+    redelivered task harmless, so the worker creates it itself rather than trusting the gateway.
+    """
+    global _indexed_pid
+    rt = get_runtime()
+    if _indexed_pid != os.getpid():
+        mongo.ensure_indexes(rt.db)
+        _indexed_pid = os.getpid()
+    return rt
 
 
 def _writer(rt: Runtime) -> service.Writer:
@@ -43,14 +66,14 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
     the task ends either way.
     """
     payload = parse_payload(SummarizeSession, kwargs)
-    rt = get_runtime()
+    rt = _rt()
     task_id = self.request.id
     try:
         outcome = service.summarize(
             rt.db, payload.session_id, writer=_writer(rt), keep_recent=rt.settings.summary_keep_recent_messages
         )
     except LLMDeferred as exc:
-        raise self.retry(countdown=exc.delay, exc=exc) from exc
+        raise self.retry(countdown=broker_countdown(exc.delay), exc=exc) from exc
     except TransientLLMError as exc:
         try:
             delay = next_retry_delay(rt, task_id, exc)
@@ -58,7 +81,7 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
             _give_up(rt, payload.session_id, task_id, str(gave_up))
             raise gave_up from exc
         log.info("LLM transient failure, retrying in %.1fs: %s", delay, exc)
-        raise self.retry(countdown=delay, exc=exc) from exc
+        raise self.retry(countdown=broker_countdown(delay), exc=exc) from exc
     except PermanentLLMError as exc:
         _give_up(rt, payload.session_id, task_id, str(exc))
         raise
@@ -79,3 +102,6 @@ def ping(**kwargs: Any) -> str:
     """No-op round trip (idempotent)."""
     parse_payload(Ping, kwargs)
     return "pong"
+
+
+from . import sweep  # noqa: E402, F401 -- registers ragtasks.summarizer.sweep_outbox

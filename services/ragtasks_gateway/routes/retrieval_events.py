@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ragtasks_alerter.rules import rule_from
 from ragtasks_core import metrics
+from ragtasks_core.alerting.rules import rule_from
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Id
 

@@ -15,7 +15,7 @@ import pytest
 import redis as redis_lib
 
 from ragtasks_alerter import channels, service, store
-from ragtasks_alerter.window import RetrievalWindows
+from ragtasks_core.alerting.window import RetrievalWindows
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
 from tests.support.fake_wecom import FakeWeCom

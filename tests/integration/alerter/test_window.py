@@ -8,8 +8,8 @@ from typing import Any
 
 import redis as redis_lib
 
-from ragtasks_alerter.rules import EmptyRetrievalRule
-from ragtasks_alerter.window import RetrievalWindows
+from ragtasks_core.alerting.rules import EmptyRetrievalRule
+from ragtasks_core.alerting.window import RetrievalWindows
 from ragtasks_core.settings import Settings
 from ragtasks_gateway.retrieval_detect import observe
 

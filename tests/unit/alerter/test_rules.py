@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from ragtasks_alerter.rules import EmptyRetrievalRule, retrieval_alert
-from ragtasks_alerter.window import MAX_BUCKETS, bucket_layout
+from ragtasks_core.alerting.rules import EmptyRetrievalRule, retrieval_alert
+from ragtasks_core.alerting.window import MAX_BUCKETS, bucket_layout
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.failure_alerts import failure_alert, watched
 from ragtasks_gateway.alerts_alertmanager import AlertmanagerPayload, to_alert

@@ -1,0 +1,83 @@
+"""Settings: rate parsing and refusing development secrets in production."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ragtasks_core.settings import DEV_API_KEY, Settings, parse_rate
+
+REAL_KEY = "k" * 24
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("RAGTASKS_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("10/m", (10.0, 60.0)), ("2/s", (2.0, 1.0)), ("100/h", (100.0, 3600.0)), (" 0.5 / s ", (0.5, 1.0))],
+)
+def test_parse_rate(text: str, expected: tuple[float, float]) -> None:
+    assert parse_rate(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "10", "10/d", "ten/m", "0/m", "-1/s", "10 per minute"])
+def test_parse_rate_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_rate(text)
+
+
+def test_bad_rate_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGTASKS_LLM_RATE_LIMIT", "lots")
+    with pytest.raises(ValidationError, match="rate must look like"):
+        Settings()
+
+
+def test_development_gets_the_dev_key() -> None:
+    settings = Settings()
+    assert [k.get_secret_value() for k in settings.api_keys] == [DEV_API_KEY]
+    assert settings.llm_rate == (10.0, 60.0)
+
+
+def test_api_keys_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGTASKS_API_KEYS", f" {REAL_KEY}, {'z' * 20} ,")
+    assert [k.get_secret_value() for k in Settings().api_keys] == [REAL_KEY, "z" * 20]
+
+
+@pytest.mark.parametrize("keys", [None, DEV_API_KEY, "short", f"{REAL_KEY},{DEV_API_KEY}"])
+def test_production_refuses_placeholder_keys(monkeypatch: pytest.MonkeyPatch, keys: str | None) -> None:
+    monkeypatch.setenv("RAGTASKS_ENVIRONMENT", "production")
+    if keys is not None:
+        monkeypatch.setenv("RAGTASKS_API_KEYS", keys)
+    with pytest.raises(ValidationError, match="RAGTASKS_API_KEYS"):
+        Settings()
+
+
+def test_production_requires_llm_key_with_llm_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGTASKS_ENVIRONMENT", "production")
+    monkeypatch.setenv("RAGTASKS_API_KEYS", REAL_KEY)
+    monkeypatch.setenv("RAGTASKS_LLM_BASE_URL", "http://llm.internal/v1")
+    with pytest.raises(ValidationError, match="RAGTASKS_LLM_API_KEY"):
+        Settings()
+    monkeypatch.setenv("RAGTASKS_LLM_API_KEY", "sk-real")
+    assert Settings().llm_base_url == "http://llm.internal/v1"
+
+
+def test_production_with_real_keys_and_offline_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGTASKS_ENVIRONMENT", "production")
+    monkeypatch.setenv("RAGTASKS_API_KEYS", REAL_KEY)
+    monkeypatch.setenv("RAGTASKS_LLM_BASE_URL", "")
+    assert Settings().llm_base_url is None
+
+
+def test_hard_time_limit_must_exceed_soft(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGTASKS_TASK_SOFT_TIME_LIMIT_SECONDS", "100")
+    monkeypatch.setenv("RAGTASKS_TASK_TIME_LIMIT_SECONDS", "100")
+    with pytest.raises(ValidationError):
+        Settings()

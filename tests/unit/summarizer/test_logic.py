@@ -1,0 +1,102 @@
+"""The summarizer's pure logic: what to fold, the prompt, the offline summarizer."""
+
+from __future__ import annotations
+
+from ragtasks_summarizer.logic import SYSTEM_PROMPT, Message, build_prompt, extractive_summary, plan_summary
+
+
+def msgs(*seqs: int, tokens: int = 10) -> list[Message]:
+    return [Message(s, "user" if s % 2 else "assistant", f"message number {s}.", tokens) for s in seqs]
+
+
+def test_plan_folds_all_but_the_newest() -> None:
+    plan = plan_summary(msgs(3, 1, 2, 5, 4), keep_recent=2)
+    assert plan is not None
+    assert [m.seq for m in plan.messages] == [1, 2, 3]
+    assert plan.upto_seq == 3
+    assert plan.tokens_covered == 30
+
+
+def test_plan_nothing_to_fold() -> None:
+    assert plan_summary([], keep_recent=0) is None
+    assert plan_summary(msgs(1, 2), keep_recent=2) is None
+    assert plan_summary(msgs(1, 2), keep_recent=5) is None
+
+
+def test_plan_keep_zero_folds_everything() -> None:
+    plan = plan_summary(msgs(1, 2, 3), keep_recent=0)
+    assert plan is not None and plan.upto_seq == 3
+
+
+def test_plan_stops_at_a_hole_after_the_watermark() -> None:
+    # 7 and 8 are reserved by a concurrent append but not inserted yet: never jump over them.
+    plan = plan_summary(msgs(5, 6, 9, 10, 11), keep_recent=1, watermark=4)
+    assert plan is not None
+    assert [m.seq for m in plan.messages] == [5, 6]
+    assert plan.upto_seq == 6
+    assert plan.tokens_covered == 20
+
+
+def test_plan_hole_right_after_the_watermark_folds_nothing() -> None:
+    assert plan_summary(msgs(6, 7, 8), keep_recent=0, watermark=4) is None
+
+
+def test_plan_without_holes_is_unchanged_by_watermark() -> None:
+    assert plan_summary(msgs(5, 6, 7), keep_recent=1, watermark=4) == plan_summary(msgs(5, 6, 7), keep_recent=1)
+
+
+def test_build_prompt_carries_previous_summary_and_transcript() -> None:
+    prompt = build_prompt("用户想退货。", [Message(7, "user", "耳机有杂音", 5)], max_words=120)
+    assert prompt[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    user = prompt[1]
+    assert user["role"] == "user"
+    assert "Previous summary:\n用户想退货。" in user["content"]
+    assert "[7] user: 耳机有杂音" in user["content"]
+    assert "at most 120 words" in user["content"]
+
+
+def test_build_prompt_without_previous_summary() -> None:
+    prompt = build_prompt(None, msgs(1), max_words=50)
+    assert "Previous summary:\n(none)" in prompt[1]["content"]
+
+
+def test_extractive_summary_keeps_order_and_budget() -> None:
+    messages = [
+        Message(1, "user", "I want to return my headphones. The left earbud crackles.", 0),
+        Message(2, "assistant", "Returns are accepted within 30 days. Please keep the receipt.", 0),
+        Message(3, "user", "ok thanks", 0),
+    ]
+    text = extractive_summary(None, messages, max_tokens=200)
+    lines = text.split("\n")
+    assert lines[0].startswith("user: I want to return")
+    assert any("30 days" in line for line in lines)
+    short = extractive_summary(None, messages, max_tokens=12)
+    assert 0 < len(short.split("\n")) < len(lines)
+
+
+def test_extractive_summary_dedupes_repeated_sentences() -> None:
+    messages = [
+        Message(1, "user", "Where is my order? Where is my order?", 0),
+        Message(2, "assistant", "It ships tomorrow.", 0),
+        Message(3, "user", "where is  my order?", 0),
+    ]
+    text = extractive_summary("user: Where is my order?", messages, max_tokens=500)
+    assert text.casefold().count("where is my order") == 1, text
+    assert "assistant: It ships tomorrow." in text
+
+
+def test_extractive_summary_chinese() -> None:
+    messages = [Message(1, "user", "我想退货。耳机左边有杂音。我想退货。", 0)]
+    text = extractive_summary(None, messages, max_tokens=100)
+    assert text.count("我想退货") == 1
+    assert "杂音" in text
+
+
+def test_extractive_summary_long_sentence_is_cut() -> None:
+    text = extractive_summary(None, [Message(1, "user", "word " * 500, 0)], max_tokens=10)
+    assert 0 < len(text) <= 20
+
+
+def test_extractive_summary_nothing_new_returns_previous() -> None:
+    assert extractive_summary("old", [], max_tokens=50) == "old"
+    assert extractive_summary(None, [], max_tokens=50) == ""
