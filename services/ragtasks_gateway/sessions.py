@@ -9,6 +9,7 @@ so the outbox sweep can publish it later if the broker was down.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,20 +60,27 @@ async def append(db: AsyncDatabase, session_id: str, messages: list[ChatMessage]
     doc = await _reserve(db, session_id, len(messages), sum(token_counts), now)
     last_seq = int(doc["last_seq"])
     first_seq = last_seq - len(messages) + 1
-    await db[MESSAGES].insert_many(
-        [
-            {
-                "session_id": session_id,
-                "seq": first_seq + i,
-                "role": m.role,
-                "content": m.content,
-                "tokens": token_counts[i],
-                "created_at": now,
-            }
-            for i, m in enumerate(messages)
-        ],
-        ordered=True,
-    )
+    try:
+        await db[MESSAGES].insert_many(
+            [
+                {
+                    "session_id": session_id,
+                    "seq": first_seq + i,
+                    "role": m.role,
+                    "content": m.content,
+                    "tokens": token_counts[i],
+                    "created_at": now,
+                }
+                for i, m in enumerate(messages)
+            ],
+            ordered=True,
+        )
+    except Exception:
+        # The reserved numbers stay a hole (the summarizer steps over it once it is old); give the
+        # tokens back, best effort, so the threshold is not reached early. Then the caller gets 5xx.
+        with contextlib.suppress(Exception):
+            await db[SESSIONS].update_one({"_id": session_id}, {"$inc": {"tokens_since_summary": -sum(token_counts)}})
+        raise
     tokens_since = int(doc.get("tokens_since_summary", 0))
     pending_id = None
     if tokens_since >= trigger_tokens and doc.get("summary_pending") is None:

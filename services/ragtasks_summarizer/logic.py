@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from ragtasks_core.tokens import count_tokens
 
@@ -20,6 +21,12 @@ class Message:
     role: str
     content: str
     tokens: int
+    created_at: datetime | None = None
+
+
+# A hole in the sequence older than this is a reservation whose insert failed for good (the
+# append answered 5xx), not an append in flight: folding may step over it.
+HOLE_GRACE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -31,13 +38,16 @@ class Plan:
     tokens_covered: int
 
 
-def plan_summary(after_watermark: list[Message], keep_recent: int, *, watermark: int | None = None) -> Plan | None:
+def plan_summary(
+    after_watermark: list[Message], keep_recent: int, *, watermark: int | None = None, now: datetime | None = None
+) -> Plan | None:
     """Choose what to fold into the summary: everything but the newest ``keep_recent`` messages.
 
     With ``watermark`` given, only the gap-free run ``watermark+1, watermark+2, ...`` is folded:
     the gateway reserves sequence numbers before it inserts the messages, so a concurrent append
     can leave a hole that is filled a moment later. Folding past the hole would move the
-    watermark over messages that were never summarized.
+    watermark over messages that were never summarized. A hole whose next message is older than
+    ``HOLE_GRACE`` (at ``now``) is permanent -- that append failed -- and is stepped over.
 
     Returns ``None`` when nothing would be folded (the newest messages stay verbatim).
     """
@@ -45,14 +55,22 @@ def plan_summary(after_watermark: list[Message], keep_recent: int, *, watermark:
     fold = ordered[: max(0, len(ordered) - keep_recent)]
     if watermark is not None:
         contiguous = 0
-        for expected, message in enumerate(fold, start=watermark + 1):
-            if message.seq != expected:
+        expected = watermark + 1
+        for message in fold:
+            if message.seq != expected and not _stale_hole(message, now):
                 break
             contiguous += 1
+            expected = message.seq + 1
         fold = fold[:contiguous]
     if not fold:
         return None
     return Plan(messages=fold, upto_seq=fold[-1].seq, tokens_covered=sum(m.tokens for m in fold))
+
+
+def _stale_hole(after_hole: Message, now: datetime | None) -> bool:
+    if now is None or after_hole.created_at is None:
+        return False
+    return now - after_hole.created_at > HOLE_GRACE
 
 
 SYSTEM_PROMPT = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pymongo.database import Database
 
@@ -34,7 +35,12 @@ def summarize(db: Database, session_id: str, *, writer: Writer, keep_recent: int
     state = store.load_session(db, session_id)
     if state is None:
         return Outcome("no_session", session_id)
-    plan = plan_summary(store.messages_after(db, session_id, state.upto_seq), keep_recent, watermark=state.upto_seq)
+    plan = plan_summary(
+        store.messages_after(db, session_id, state.upto_seq),
+        keep_recent,
+        watermark=state.upto_seq,
+        now=datetime.now(UTC),
+    )
     if plan is None:
         return Outcome("nothing_to_do", session_id, state.upto_seq)
     recorded = store.find_recorded(db, session_id, state.upto_seq, plan.upto_seq)

@@ -39,7 +39,7 @@ def load_session(db: Database, session_id: str) -> SessionState | None:
 
 def messages_after(db: Database, session_id: str, seq: int) -> list[Message]:
     cursor = db[MESSAGES].find({"session_id": session_id, "seq": {"$gt": seq}}).sort("seq", 1)
-    return [Message(d["seq"], d["role"], d["content"], int(d.get("tokens", 0))) for d in cursor]
+    return [Message(d["seq"], d["role"], d["content"], int(d.get("tokens", 0)), d.get("created_at")) for d in cursor]
 
 
 def find_recorded(db: Database, session_id: str, from_seq: int, upto_seq: int) -> dict[str, Any] | None:

@@ -101,7 +101,19 @@ def start_worker(
     ready_timeout: float = 60,
 ) -> Proc:
     port = free_port()
-    argv = ["worker", queue, "--concurrency", str(concurrency), "--pool", pool, "--metrics-port", str(port)]
+    # A node name of its own: two replicas on one machine must not share a control queue.
+    argv = [
+        "worker",
+        queue,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        pool,
+        "--metrics-port",
+        str(port),
+        "--hostname",
+        f"{queue}-{port}@%h",
+    ]
     proc = _spawn(f"worker-{queue}", argv + (extra_args or []), env, log_dir, multiproc=True)
     proc.port = port
 

@@ -63,7 +63,7 @@ class MongoServer:
                 with MongoClient(server.url, serverSelectionTimeoutMS=300) as c:
                     c.admin.command("ping")
                 return True
-            except Exception:
+            except Exception:  # noqa: BLE001 - not up yet, whatever the reason
                 return False
 
         wait_until(up, 30, 0.2, "the Mongo server")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ragtasks_summarizer.logic import SYSTEM_PROMPT, Message, build_prompt, extractive_summary, plan_summary
+from datetime import UTC, datetime, timedelta
+
+from ragtasks_summarizer.logic import HOLE_GRACE, SYSTEM_PROMPT, Message, build_prompt, extractive_summary, plan_summary
 
 
 def msgs(*seqs: int, tokens: int = 10) -> list[Message]:
@@ -100,3 +102,17 @@ def test_extractive_summary_long_sentence_is_cut() -> None:
 def test_extractive_summary_nothing_new_returns_previous() -> None:
     assert extractive_summary("old", [], max_tokens=50) == "old"
     assert extractive_summary(None, [], max_tokens=50) == ""
+
+
+def test_a_permanent_hole_is_stepped_over_once_it_is_old() -> None:
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    fresh = now - timedelta(seconds=5)
+    old = now - HOLE_GRACE - timedelta(seconds=1)
+    # seq 6 was reserved but its insert failed: 7 and 8 exist.
+    recent = [Message(5, "user", "a", 1, fresh), Message(7, "user", "b", 1, fresh), Message(8, "user", "c", 1, fresh)]
+    plan = plan_summary(recent, keep_recent=0, watermark=4, now=now)
+    assert plan is not None and plan.upto_seq == 5  # an append may still be in flight
+    stale = [Message(5, "user", "a", 1, old), Message(7, "user", "b", 1, old), Message(8, "user", "c", 1, old)]
+    plan = plan_summary(stale, keep_recent=0, watermark=4, now=now)
+    assert plan is not None and plan.upto_seq == 8
+    assert [m.seq for m in plan.messages] == [5, 7, 8]

@@ -1,0 +1,122 @@
+"""Gateway append throughput beside a bare-FastAPI baseline, measured in the same run.
+
+- ``ragtasks gateway``: ``POST /v1/sessions/{id}/messages`` (auth, validation, BPE token count,
+  one ``find_one_and_update`` to reserve sequence numbers, one ``insert_many``), served by uvicorn.
+- baseline: a minimal FastAPI app with one POST endpoint doing one ``insert_one`` through the same
+  ``AsyncMongoClient``, served by uvicorn in a subprocess.
+N concurrent httpx clients send the same requests to each; prints one JSON line with requests/s,
+p50/p99 latency and the ratio gateway/baseline.
+
+    .venv/bin/python -m benchmarks.bench_gateway [--clients 16] [--requests 1600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import httpx
+from tests.support import procs
+
+from benchmarks.common import LOG_DIR, percentile, spawn, stack
+
+BODY = {"messages": [{"role": "user", "content": "我想退货，耳机左边有杂音。The left earbud crackles at high volume."}]}
+UVICORN_ARGS = ["-m", "uvicorn", "benchmarks.bench_gateway:baseline_app", "--factory", "--no-access-log"]
+HEADERS = {"Authorization": "Bearer bench-key-0123456789"}
+
+
+def baseline_app() -> Any:
+    """The baseline: one POST endpoint, one Mongo insert, the same async driver (``--factory``)."""
+    from fastapi import FastAPI
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(os.environ["BENCH_MONGODB_URL"], tz_aware=True)
+    collection = client[os.environ["BENCH_MONGODB_DB"]]["baseline"]
+    app = FastAPI()
+
+    @app.post("/v1/sessions/{session_id}/messages")
+    async def append(session_id: str, body: dict[str, Any]) -> dict[str, str]:
+        await collection.insert_one({"session_id": session_id, **body})
+        return {"session_id": session_id}
+
+    return app
+
+
+async def load(base_url: str, clients: int, total: int) -> dict[str, float]:
+    per_client = total // clients
+    latencies: list[float] = []
+
+    async def one(index: int) -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            for _ in range(per_client):
+                started = time.perf_counter()
+                r = await client.post(f"/v1/sessions/bench-{index}/messages", json=BODY, headers=HEADERS)
+                latencies.append(time.perf_counter() - started)
+                if r.status_code != 200:
+                    raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    wall = time.perf_counter() - started
+    return {
+        "requests_per_second": round(len(latencies) / wall, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+    }
+
+
+def run(clients: int, total: int) -> dict[str, object]:
+    with stack() as s:
+        env = s.env(SUMMARY_TRIGGER_TOKENS="100000000")
+        gateway = procs.start_gateway(env, LOG_DIR)
+        port = procs.free_port()
+        baseline = spawn(
+            "baseline-fastapi",
+            [*UVICORN_ARGS, "--port", str(port)],
+            {"BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name},
+            ready_text="",
+        )
+        try:
+            procs.wait_until(lambda: _up(port), 30, 0.2, "baseline server")
+            urls = {"gateway": f"http://127.0.0.1:{gateway.port}", "baseline": f"http://127.0.0.1:{port}"}
+            for url in urls.values():  # warm-up: connections, indexes, first-call imports
+                asyncio.run(load(url, clients, clients * 5))
+            results = {name: asyncio.run(load(url, clients, total)) for name, url in urls.items()}
+        finally:
+            gateway.stop()
+            baseline.stop()
+    return {
+        "benchmark": "gateway_append",
+        "clients": clients,
+        "requests": total,
+        "gateway": results["gateway"],
+        "baseline_fastapi_insert": results["baseline"],
+        "throughput_ratio": round(
+            results["gateway"]["requests_per_second"] / results["baseline"]["requests_per_second"], 3
+        ),
+    }
+
+
+def _up(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=1600)
+    args = parser.parse_args(argv or [])  # ``python -m benchmarks`` passes its own argv
+    print(json.dumps(run(args.clients, args.requests)), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

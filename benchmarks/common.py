@@ -1,0 +1,109 @@
+"""Shared set-up of the benchmarks: a Mongo server, a RabbitMQ vhost, Redis, env for ragtasks.
+
+Benchmarks reuse the test harness (``tests/support``): real servers, nothing mocked but the LLM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymongo import MongoClient
+from tests.support.procs import wait_until
+from tests.support.services import MongoServer, Vhost, redis_url, unique
+
+LOG_DIR = Path(os.environ.get("RAGTASKS_TEST_LOG_DIR", "/tmp/ragtasks-bench-logs"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Stack:
+    mongo: MongoServer
+    vhost: Vhost
+    db_name: str
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return {
+            "RAGTASKS_ENVIRONMENT": "development",
+            "RAGTASKS_BROKER_URL": self.vhost.broker_url,
+            "RAGTASKS_RESULT_BACKEND": redis_url(),
+            "RAGTASKS_REDIS_URL": redis_url(),
+            "RAGTASKS_KEY_PREFIX": unique("bench"),
+            "RAGTASKS_MONGODB_URL": self.mongo.url,
+            "RAGTASKS_MONGODB_DB": self.db_name,
+            "RAGTASKS_API_KEYS": "bench-key-0123456789",
+            "RAGTASKS_LOG_JSON": "false",
+            "RAGTASKS_LLM_BASE_URL": "",
+            **{f"RAGTASKS_{k}": v for k, v in overrides.items()},
+        }
+
+
+@contextlib.contextmanager
+def stack() -> Iterator[Stack]:
+    mongo = MongoServer.start(LOG_DIR)
+    vhost = Vhost.create()
+    db_name = unique("ragtasks_bench")
+    try:
+        yield Stack(mongo, vhost, db_name)
+    finally:
+        client: MongoClient[dict[str, object]] = MongoClient(mongo.url)
+        with contextlib.suppress(Exception):
+            client.drop_database(db_name)
+        client.close()
+        vhost.delete()
+        mongo.stop()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class Child:
+    """A plain subprocess (a baseline server or worker) with its own process group and log."""
+
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        import signal
+
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str], ready_text: str, timeout: float = 60) -> Child:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"{name}-{int(time.time() * 1000)}.log"
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    with open(log, "wb") as fh:
+        popen = subprocess.Popen(
+            [sys.executable, *argv], env=full_env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+        )
+    child = Child(popen, log)
+
+    def ready() -> bool:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{child.log_text()[-3000:]}")
+        return ready_text in child.log_text()
+
+    wait_until(ready, timeout, 0.2, f"{name} to be ready")
+    return child

@@ -1,0 +1,185 @@
+"""Helpers for the summarizer's reliability tests: a routed fake LLM, seeded sessions, settings."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ragtasks_core.contract import TaskName
+from ragtasks_core.settings import Settings
+from ragtasks_core.tokens import count_message_tokens
+from ragtasks_gateway.app import create_app
+from tests.support.fake_openai import FakeOpenAI, Reply, Request
+
+MARKER_RE = re.compile(r"\[\[([A-Za-z0-9_-]+)\]\]")
+
+
+@dataclass
+class RoutedFakeOpenAI(FakeOpenAI):
+    """The fake OpenAI server with one script per scenario, so scenarios can run concurrently.
+
+    A scenario is named by a ``[[marker]]`` in the conversation (it reaches the server inside the
+    prompt's transcript); requests without a scripted reply get the normal 200 answer.
+    """
+
+    scripts: dict[str, deque[Reply]] = field(default_factory=dict)
+
+    def script_for(self, marker: str, *replies: Reply) -> None:
+        with self._lock:
+            self.scripts.setdefault(marker, deque()).extend(replies)
+
+    def _next(self, path: str, body: dict[str, Any]) -> Reply:
+        marker = _marker_of(body)
+        with self._lock:
+            self.requests.append(Request(time.time(), path, body))
+            script = self.scripts.get(marker or "")
+            return script.popleft() if script else Reply()
+
+    def arrivals(self, marker: str) -> list[float]:
+        return [r.at for r in self.chat_requests() if _marker_of(r.body) == marker]
+
+
+def _marker_of(body: dict[str, Any]) -> str | None:
+    for message in body.get("messages", []):
+        found = MARKER_RE.search(str(message.get("content", "")))
+        if found:
+            return found.group(1)
+    return None
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [round(b - a, 2) for a, b in itertools.pairwise(times)]
+
+
+@pytest.fixture
+def routed_llm() -> Iterator[RoutedFakeOpenAI]:
+    server = RoutedFakeOpenAI()
+    server.start()
+    yield server
+    server.stop()
+
+
+def llm_env(env: dict[str, str], llm: FakeOpenAI, **overrides: str) -> dict[str, str]:
+    """Worker/gateway environment with the fake LLM and ``RAGTASKS_*`` overrides (upper-case names)."""
+    return {
+        **env,
+        "RAGTASKS_LLM_BASE_URL": llm.base_url,
+        "RAGTASKS_LLM_API_KEY": "sk-test",
+        "RAGTASKS_LLM_MODEL": "fake-model",
+        "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "1",
+        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        **{f"RAGTASKS_{k}": v for k, v in overrides.items()},
+    }
+
+
+@pytest.fixture
+def settings_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], Settings]:
+    def build(env: dict[str, str]) -> Settings:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return Settings()
+
+    return build
+
+
+def seed_session(db: Any, session_id: str, contents: list[str], *, pending_task_id: str | None = None) -> None:
+    """Write a session as the gateway does: one document per message, tokens counted with BPE.
+
+    ``pending_task_id``: the session's pending-summary slot is held by that task, as after the
+    gateway claimed it and published the task.
+    """
+    now = datetime.now(UTC)
+    docs: list[dict[str, Any]] = []
+    for i, content in enumerate(contents, start=1):
+        role = "user" if i % 2 else "assistant"
+        docs.append(
+            {
+                "session_id": session_id,
+                "seq": i,
+                "role": role,
+                "content": content,
+                "tokens": count_message_tokens(role, content),
+                "created_at": now,
+            }
+        )
+    if docs:
+        db.messages.insert_many(docs)
+    db.sessions.insert_one(
+        {
+            "_id": session_id,
+            "last_seq": len(docs),
+            "tokens_since_summary": sum(d["tokens"] for d in docs),
+            "summary": None,
+            "summary_upto_seq": 0,
+            "summary_pending": (
+                {"task_id": pending_task_id, "reason": "manual", "requested_at": now, "published": True}
+                if pending_task_id
+                else None
+            ),
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+
+
+def publish_summary(celery_app: Any, session_id: str, task_id: str) -> None:
+    celery_app.send_task(
+        TaskName.SUMMARIZE_SESSION.value, kwargs={"v": 1, "session_id": session_id, "reason": "manual"}, task_id=task_id
+    )
+
+
+@pytest.fixture
+def api() -> Iterator[Callable[[Settings], TestClient]]:
+    """In-process gateways (TestClient) on given settings: ``GET /v1/tasks/{id}`` and appends."""
+    clients: list[TestClient] = []
+
+    def make(settings: Settings) -> TestClient:
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def task_state(client: TestClient, task_id: str) -> dict[str, Any]:
+    from tests.integration.helpers import auth
+
+    response = client.get(f"/v1/tasks/{task_id}", headers=auth())
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def wait_states(
+    client: TestClient, task_ids: list[str], timeout: float, *, seen: dict[str, set[str]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Poll every task until terminal; record every state observed on the way in ``seen``."""
+    from tests.integration.helpers import TERMINAL
+
+    deadline = time.monotonic() + timeout
+    final: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline and len(final) < len(task_ids):
+        for task_id in task_ids:
+            if task_id in final:
+                continue
+            body = task_state(client, task_id)
+            if seen is not None:
+                seen.setdefault(task_id, set()).add(body["state"])
+            if body["state"] in TERMINAL:
+                final[task_id] = body
+        time.sleep(0.1)
+    missing = [t for t in task_ids if t not in final]
+    assert not missing, f"tasks not finished after {timeout}s: {missing}"
+    return final

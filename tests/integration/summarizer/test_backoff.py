@@ -1,0 +1,134 @@
+"""The LLM retry policy, measured at the fake OpenAI server through real workers and RabbitMQ.
+
+One test runs every scenario at once (they wait in the broker, not in the worker):
+- the default schedule 2 s, 4 s, 8 s for 503/429/503, then success;
+- ``Retry-After: 5`` on a 429 is honoured (longer than the 2 s schedule);
+- a hang past ``RAGTASKS_LLM_TIMEOUT_SECONDS`` is a timeout and is retried;
+- 400/401/404 fail at once, with the reason in ``GET /v1/tasks/{id}``;
+- on a second worker (its own vhost) with ``LLM_BACKOFF_BASE_SECONDS=1``: 503 six times ->
+  retries after 1, 2, 4, 8, 16 s, then FAILURE with the reason kept.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ragtasks_core.celery_app import create_celery
+from ragtasks_core.settings import Settings
+from tests.support.fake_openai import Reply
+from tests.support.services import Vhost
+
+from .conftest import RoutedFakeOpenAI, gaps, llm_env, publish_summary, seed_session, task_state, wait_states
+
+EARLY = 0.3  # a retry may never come sooner than its countdown (less clock jitter)
+LATE = 1.0  # broker delay queues + worker pick-up on a busy 2-core machine
+
+
+def assert_schedule(observed: list[float], expected: list[float]) -> None:
+    assert len(observed) == len(expected), (observed, expected)
+    for got, want in zip(observed, expected, strict=True):
+        assert want - EARLY <= got <= want + LATE, (observed, expected)
+
+
+def test_backoff_schedules_and_failures(
+    worker_env: dict[str, str],
+    routed_llm: RoutedFakeOpenAI,
+    start_worker: Any,
+    settings_for: Callable[[dict[str, str]], Settings],
+    db: Any,
+    api: Any,
+) -> None:
+    fast = Vhost.create()
+    try:
+        _run(worker_env, routed_llm, start_worker, settings_for, db, api, fast)
+    finally:
+        fast.delete()
+
+
+def _run(
+    worker_env: dict[str, str],
+    llm: RoutedFakeOpenAI,
+    start_worker: Any,
+    settings_for: Callable[[dict[str, str]], Settings],
+    db: Any,
+    api: Any,
+    fast: Vhost,
+) -> None:
+    env = llm_env(worker_env, llm, LLM_TIMEOUT_SECONDS="1")
+    fast_env = {**env, "RAGTASKS_BROKER_URL": fast.broker_url, "RAGTASKS_LLM_BACKOFF_BASE_SECONDS": "1"}
+    scripts = {
+        "default": [Reply(503), Reply(429), Reply(503)],
+        "retry_after": [Reply(429, retry_after="5")],
+        "hang": [Reply(hang_seconds=3)],
+        "bad_request": [Reply(400)],
+        "unauthorized": [Reply(401)],
+        "not_found": [Reply(404)],
+        "give_up": [Reply(503)] * 6,
+    }
+    ids = {marker: f"{marker}-{uuid.uuid4().hex[:8]}" for marker in scripts}
+    for marker, replies in scripts.items():
+        llm.script_for(marker, *replies)
+        contents = [f"[[{marker}]] first message.", "second message.", "third message."]
+        seed_session(db, marker, contents, pending_task_id=ids[marker])
+
+    start_worker("summarizer", env, concurrency=2)
+    start_worker("summarizer", fast_env, concurrency=1)
+    settings = settings_for(env)
+    client = api(settings)
+    main_app, fast_app = create_celery(settings), create_celery(settings_for(fast_env))
+    try:
+        for marker, task_id in ids.items():
+            publish_summary(fast_app if marker == "give_up" else main_app, marker, task_id)
+        started = time.time()
+        seen: dict[str, set[str]] = {}
+        final = wait_states(client, list(ids.values()), timeout=90, seen=seen)
+    finally:
+        main_app.close()
+        fast_app.close()
+    elapsed = time.time() - started
+    by_marker = {marker: final[task_id] for marker, task_id in ids.items()}
+    observed = {marker: gaps(llm.arrivals(marker)) for marker in scripts}
+    print(f"\nbackoff gaps (s): {observed}; all done in {elapsed:.1f}s")
+
+    # 2 s, 4 s, 8 s -- the real default schedule -- then success.
+    assert by_marker["default"]["state"] == "SUCCESS", by_marker["default"]
+    assert by_marker["default"]["result"]["status"] == "committed"
+    assert_schedule(observed["default"], [2, 4, 8])
+    assert {"STARTED", "RETRY", "SUCCESS"} <= seen[ids["default"]], seen[ids["default"]]
+
+    # Retry-After: 5 beats the 2 s schedule.
+    assert by_marker["retry_after"]["state"] == "SUCCESS"
+    assert_schedule(observed["retry_after"], [5])
+
+    # A hang past the 1 s client timeout: the request is abandoned after 1 s and retried 2 s later.
+    assert by_marker["hang"]["state"] == "SUCCESS"
+    assert_schedule(observed["hang"], [1 + 2])
+
+    # 4xx (but 408/429) fail at once: one request, the reason kept, the session told why.
+    for marker, status in (("bad_request", 400), ("unauthorized", 401), ("not_found", 404)):
+        body = by_marker[marker]
+        assert body["state"] == "FAILURE", body
+        assert f"LLM HTTP {status}" in body["error"], body
+        assert "RETRY" not in seen[ids[marker]]
+        assert len(llm.arrivals(marker)) == 1
+        session = db.sessions.find_one({"_id": marker})
+        assert session["summary_upto_seq"] == 0
+        assert session["summary_pending"] is None  # the slot is released for a later attempt
+        assert f"HTTP {status}" in session["summary_error"]["error"]
+
+    # Base 1 s: 1, 2, 4, 8, 16 -- five retries, each double the last -- then FAILURE with the reason.
+    body = by_marker["give_up"]
+    assert body["state"] == "FAILURE", body
+    assert "LLMGaveUp" in body["error"] and "LLM HTTP 503" in body["error"], body
+    assert "gave up after 5 retries" in body["error"]
+    assert_schedule(observed["give_up"], [1, 2, 4, 8, 16])
+    assert db.summaries.count_documents({"session_id": "give_up"}) == 0
+    assert "gave up" in db.sessions.find_one({"_id": "give_up"})["summary_error"]["error"]
+    for marker in ("default", "retry_after", "hang"):
+        assert db.sessions.find_one({"_id": marker})["summary_pending"] is None
+
+    # An id nobody published is PENDING.
+    assert task_state(client, "never-published")["state"] == "PENDING"

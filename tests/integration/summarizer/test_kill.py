@@ -1,0 +1,59 @@
+"""kill -9 of a worker in the middle of an LLM call: the task is redelivered, written once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ragtasks_core.settings import Settings
+from tests.support.procs import wait_until
+
+from .conftest import RoutedFakeOpenAI, llm_env, publish_summary, seed_session, wait_states
+
+
+def test_killed_worker_task_is_redelivered_and_written_once(
+    worker_env: dict[str, str],
+    routed_llm: RoutedFakeOpenAI,
+    start_worker: Any,
+    settings_for: Callable[[dict[str, str]], Settings],
+    celery_client: Any,
+    db: Any,
+    api: Any,
+) -> None:
+    routed_llm.latency_seconds = 5.0
+    env = llm_env(worker_env, routed_llm)
+    task_id = f"kill-{uuid.uuid4().hex[:8]}"
+    seed_session(db, "kill-1", ["[[kill]] one.", "two.", "three.", "four."], pending_task_id=task_id)
+    worker = start_worker("summarizer", env, concurrency=1)
+    publish_summary(celery_client, "kill-1", task_id)
+    wait_until(lambda: len(routed_llm.chat_requests()) == 1, 30, message="the LLM call to start")
+    worker.kill()  # SIGKILL to the whole process group while the call is in flight
+    assert db.summaries.count_documents({}) == 0
+
+    start_worker("summarizer", env, concurrency=1)
+    client = api(settings_for(env))
+    body = wait_states(client, [task_id], timeout=60)[task_id]
+    assert body["state"] == "SUCCESS", body
+    assert body["result"]["status"] == "committed"
+    assert len(routed_llm.chat_requests()) == 2  # the redelivery asked again; nothing else did
+    [summary] = db.summaries.find({"session_id": "kill-1"})
+    assert summary["committed"] is True
+    assert (summary["from_seq"], summary["upto_seq"]) == (0, 3)
+    session = db.sessions.find_one({"_id": "kill-1"})
+    assert session["summary_upto_seq"] == 3
+    assert session["summary"] == summary["summary"]
+    assert session["summary_pending"] is None
+    tokens_after = sum(m["tokens"] for m in db.messages.find({"session_id": "kill-1", "seq": {"$gt": 3}}))
+    assert session["tokens_since_summary"] == tokens_after
+
+    # The same message delivered again after the commit (a worker dying between commit and ack):
+    # nothing to do, no LLM call, nothing written.
+    publish_summary(celery_client, "kill-1", task_id)
+    again = f"{task_id}-again"
+    publish_summary(celery_client, "kill-1", again)
+    body = wait_states(client, [again], timeout=30)[again]
+    assert body["result"]["status"] == "nothing_to_do", body
+    assert len(routed_llm.chat_requests()) == 2
+    assert db.summaries.count_documents({"session_id": "kill-1"}) == 1
+    assert db.sessions.find_one({"_id": "kill-1"})["summary_upto_seq"] == 3
