@@ -32,7 +32,6 @@ metrics.init_alert_series()
 
 KNOWN_SOURCES = frozenset({"empty_retrieval", "task_failure", "alertmanager", "evaluator", "api"})
 _local = threading.local()
-_prepared: set[int] = set()
 
 
 def _now() -> datetime:
@@ -49,11 +48,7 @@ def _backoff(retries: int) -> int:
 
 
 def _runtime() -> Runtime:
-    rt = get_runtime()
-    if os.getpid() not in _prepared:
-        store.ensure_indexes(rt.db)
-        _prepared.add(os.getpid())
-    return rt
+    return get_runtime().set_up_once("alerter-indexes", store.ensure_indexes)
 
 
 def _http() -> httpx.Client:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -27,6 +28,17 @@ from .settings import Settings
 class Runtime:
     settings: Settings
     pid: int = field(default_factory=os.getpid)
+    _set_up: set[str] = field(default_factory=set)
+
+    def set_up_once(self, name: str, setup: Callable[[Database], None]) -> Runtime:
+        """Run ``setup(db)`` once per process -- e.g. create the indexes correctness rests on.
+
+        Workers create their own indexes rather than trusting the gateway to have started first.
+        """
+        if name not in self._set_up:
+            setup(self.db)
+            self._set_up.add(name)
+        return self
 
     @cached_property
     def mongo_client(self) -> MongoClient:

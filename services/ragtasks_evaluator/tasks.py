@@ -8,7 +8,6 @@ timeout; LLM backoff waits in the broker (countdown), not in the worker.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import datetime
 from typing import Any
@@ -28,16 +27,10 @@ from ragtasks_core.tasks import parse_payload
 from . import logic, service, store
 
 log = logging.getLogger(__name__)
-_indexed_pid: int | None = None
 
 
 def _rt() -> Runtime:
-    global _indexed_pid
-    rt = get_runtime()
-    if _indexed_pid != os.getpid():
-        store.ensure_indexes(rt.db)
-        _indexed_pid = os.getpid()
-    return rt
+    return get_runtime().set_up_once("evaluator-indexes", store.ensure_indexes)
 
 
 def _publisher(task: Task) -> service.Publish:

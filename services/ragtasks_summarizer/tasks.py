@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from celery import Task, shared_task
@@ -26,7 +25,6 @@ from ragtasks_core.tasks import parse_payload
 from . import service, store
 
 log = logging.getLogger(__name__)
-_indexed_pid: int | None = None
 
 
 def _rt() -> Runtime:
@@ -35,12 +33,7 @@ def _rt() -> Runtime:
     The unique (session, from_seq, upto_seq) index on summaries is what makes a racing or
     redelivered task harmless, so the worker creates it itself rather than trusting the gateway.
     """
-    global _indexed_pid
-    rt = get_runtime()
-    if _indexed_pid != os.getpid():
-        mongo.ensure_indexes(rt.db)
-        _indexed_pid = os.getpid()
-    return rt
+    return get_runtime().set_up_once("summarizer-indexes", mongo.ensure_indexes)
 
 
 def _writer(rt: Runtime) -> service.Writer:
