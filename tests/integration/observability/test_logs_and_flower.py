@@ -68,7 +68,7 @@ def test_flower_sees_the_workers(worker_env: dict[str, str], start_worker: Any, 
                 body = httpx.get(f"http://127.0.0.1:{port}/api/workers", params={"refresh": "1"}, timeout=10).json()
             except (httpx.HTTPError, ValueError):
                 return False
-            return any(name.startswith("alerter@") for name in body)
+            return any(name.startswith("alerter-") for name in body)
 
         wait_until(workers, 60, 1.0, "Flower to list the alerter worker")
     finally:
