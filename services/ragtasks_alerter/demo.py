@@ -9,9 +9,12 @@ message lands in the WeCom sink (``ragtasks_alerter.demo_sink``) after the group
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 import httpx
+
+from ragtasks_core.alerting.rules import fingerprint
 
 
 def trigger_empty_retrievals(
@@ -31,6 +34,18 @@ def trigger_empty_retrievals(
     return raised
 
 
+def wait_delivered(gateway: str, api_key: str, fingerprint: str, timeout: float = 90) -> dict[str, Any] | None:
+    """Poll the alert API until the alert with ``fingerprint`` has been delivered (or timeout)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=gateway, timeout=30, headers={"Authorization": f"Bearer {api_key}"}) as client:
+        while time.monotonic() < deadline:
+            for alert in client.get("/v1/alerts", params={"limit": 20}).json()["alerts"]:
+                if alert["fingerprint"] == fingerprint and alert.get("delivery_state") in {"sent", "dead"}:
+                    return dict(alert)
+            time.sleep(1)
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="trigger one empty-retrieval alert through the gateway")
     parser.add_argument("--gateway", default="http://127.0.0.1:8000")
@@ -40,7 +55,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raised = trigger_empty_retrievals(args.gateway, args.api_key, kb_id=args.kb, count=args.count)
     if raised:
-        print(f"raised: {raised} -- the message reaches the sink after the group wait")
+        print(f"raised: {raised}; waiting for the group wait and the delivery...")
+        alert = wait_delivered(args.gateway, args.api_key, fingerprint(args.kb))
+        if alert is None:
+            print("not delivered yet: see GET /v1/alerts and the alerter's log")
+        else:
+            last = alert["attempts"][-1] if alert.get("attempts") else {}
+            print(
+                f"delivered: {alert['title']!r} -> {last.get('channel')} ({last.get('detail')}); "
+                "the sink's log shows the message (.run/logs/wecom-sink.log under make run)"
+            )
     else:
         print("no new alert: the KB is already firing or cooling down (see RAGTASKS_EMPTY_RETRIEVAL_*)")
 

@@ -102,6 +102,12 @@ def _terms(text: str) -> list[str]:
     return words + _CJK_RE.findall(text)
 
 
+def extractive_budget(previous_summary: str | None, messages: list[Message], max_tokens: int) -> int:
+    """A summary keeps about a third of what it folds (at least 64 tokens, at most ``max_tokens``)."""
+    folded = sum(m.tokens for m in messages) + (count_tokens(previous_summary) if previous_summary else 0)
+    return max(64, min(max_tokens, folded // 3))
+
+
 def extractive_summary(previous_summary: str | None, messages: list[Message], *, max_tokens: int) -> str:
     """Offline summarizer: keep the highest-scoring sentences (term frequency), in order.
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pymongo.database import Database
 
 from . import store
-from .logic import EXTRACTIVE_MODEL, Message, build_prompt, extractive_summary, plan_summary
+from .logic import EXTRACTIVE_MODEL, Message, build_prompt, extractive_budget, extractive_summary, plan_summary
 
 # (previous summary, messages) -> (summary text, model name)
 Writer = Callable[[str | None, list[Message]], tuple[str, str]]
@@ -71,7 +71,8 @@ def summarize(db: Database, session_id: str, *, writer: Writer, keep_recent: int
 
 def extractive_writer(max_tokens: int) -> Writer:
     def write(previous: str | None, messages: list[Message]) -> tuple[str, str]:
-        return extractive_summary(previous, messages, max_tokens=max_tokens), EXTRACTIVE_MODEL
+        budget = extractive_budget(previous, messages, max_tokens)
+        return extractive_summary(previous, messages, max_tokens=budget), EXTRACTIVE_MODEL
 
     return write
 

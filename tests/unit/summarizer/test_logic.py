@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ragtasks_summarizer.logic import HOLE_GRACE, SYSTEM_PROMPT, Message, build_prompt, extractive_summary, plan_summary
+from ragtasks_summarizer.logic import (
+    HOLE_GRACE,
+    SYSTEM_PROMPT,
+    Message,
+    build_prompt,
+    extractive_budget,
+    extractive_summary,
+    plan_summary,
+)
 
 
 def msgs(*seqs: int, tokens: int = 10) -> list[Message]:
@@ -116,3 +124,9 @@ def test_a_permanent_hole_is_stepped_over_once_it_is_old() -> None:
     plan = plan_summary(stale, keep_recent=0, watermark=4, now=now)
     assert plan is not None and plan.upto_seq == 8
     assert [m.seq for m in plan.messages] == [5, 7, 8]
+
+
+def test_extractive_budget_is_a_third_of_the_input_within_bounds() -> None:
+    assert extractive_budget(None, msgs(1, 2, 3, tokens=100), 512) == 100
+    assert extractive_budget(None, msgs(1, tokens=10), 512) == 64
+    assert extractive_budget(None, msgs(*range(1, 40), tokens=100), 512) == 512
