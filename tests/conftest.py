@@ -18,6 +18,7 @@ from pymongo import MongoClient
 from ragtasks_core.settings import Settings
 from tests.support import procs
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_wecom import FakeWeCom
 from tests.support.services import MongoServer, Vhost, check_reachable, redis_url, unique
 
 LOG_DIR = Path(os.environ.get("RAGTASKS_TEST_LOG_DIR", "/tmp/ragtasks-test-logs"))
@@ -93,6 +94,14 @@ def redis_client(settings: Settings) -> Iterator[redis_lib.Redis]:
 @pytest.fixture
 def fake_llm() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wecom() -> Iterator[FakeWeCom]:
+    """A local double of the WeCom group robot (the only other paid external service)."""
+    server = FakeWeCom().start()
     yield server
     server.stop()
 

@@ -15,10 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ragtasks_core.contract import TaskName
 from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.observability.test_dashboards import exprs
 from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.fake_wecom import FakeWeCom
+from tests.support.procs import wait_until
 from tests.support.prometheus import RULES_FILE, PrometheusError, PrometheusServer
 
 SUCCESSES, FAILURES = 6, 2
@@ -26,8 +30,46 @@ SUMMARIZE = TaskName.SUMMARIZE_SESSION.value
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def exercise_evaluator_and_alerter(client: httpx.Client, wecom: FakeWeCom) -> None:
+    """Recall and alert series for the dashboard: one small evaluation and one alert."""
+    words = [
+        "refund",
+        "shipping",
+        "warranty",
+        "battery",
+        "invoice",
+        "exchange",
+        "courier",
+        "address",
+        "receipt",
+        "voucher",
+    ]
+    chunks = [
+        {
+            "chunk_id": f"c{i}",
+            "doc_id": f"d{i // 2}",
+            "text": f"{words[i % 10]} policy note {i}: "
+            f"{' '.join(words[(i + j) % 10] for j in range(6))} section {i * 7}",
+        }
+        for i in range(20)
+    ]
+    assert client.post("/v1/kbs/kb-prom/chunks", json={"chunks": chunks}, headers=auth()).status_code == 200
+    r = client.post("/v1/evaluations", json={"kb_id": "kb-prom", "sample_size": 10, "k": [1, 5]}, headers=auth())
+    assert r.status_code == 202, r.text
+    evaluation = f"/v1/evaluations/{r.json()['evaluation_id']}"
+    wait_until(lambda: client.get(evaluation, headers=auth()).json()["status"] == "done", 60, 0.5, "the evaluation")
+    empty = [{"kb_id": "kb-prom", "query": f"q{i}", "n_results": 0} for i in range(30)]
+    assert client.post("/v1/retrieval-events", json={"events": empty}, headers=auth()).status_code == 202
+    wait_until(lambda: len(wecom.messages()) >= 1, 60, 0.5, "the empty-retrieval alert at the robot")
+
+
 def test_success_ratio_read_back_through_prometheus(
-    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, fake_llm: FakeOpenAI, celery_client: Any
+    worker_env: dict[str, str],
+    start_worker: Any,
+    start_gateway: Any,
+    fake_llm: FakeOpenAI,
+    celery_client: Any,
+    wecom: FakeWeCom,
 ) -> None:
     env = {
         **worker_env,
@@ -37,6 +79,9 @@ def test_success_ratio_read_back_through_prometheus(
         "RAGTASKS_LLM_RATE_LIMIT": "100/s",
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "0",
         "RAGTASKS_SUMMARY_TRIGGER_TOKENS": "1000000",
+        "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(),
+        "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
+        "RAGTASKS_EMPTY_RETRIEVAL_THRESHOLD": "20",
     }
     workers = [start_worker(q, env, concurrency=1) for q in ("summarizer", "evaluator", "alerter")]
     gateway = start_gateway(env)
@@ -58,7 +103,8 @@ def test_success_ratio_read_back_through_prometheus(
                 )
                 task_id = client.post(f"/v1/sessions/{session}/summarize", headers=auth()).json()["task_id"]
                 states.append(wait_task(client, task_id)["state"])  # one at a time: a known order
-        assert states == ["FAILURE"] * FAILURES + ["SUCCESS"] * SUCCESSES
+            assert states == ["FAILURE"] * FAILURES + ["SUCCESS"] * SUCCESSES
+            exercise_evaluator_and_alerter(client, wecom)
         for name in (TaskName.EVALUATOR_PING, TaskName.ALERTER_PING):
             assert celery_client.send_task(name.value, kwargs={}).get(timeout=30) == "pong"
 
@@ -79,6 +125,11 @@ def test_success_ratio_read_back_through_prometheus(
         # The gateway exports queue depth and consumers from RabbitMQ's management API.
         assert prom.value('max(ragtasks_queue_consumers{queue="summarizer"})') == 1.0
         assert prom.value("max(ragtasks_build_info)") == 1.0
+        prom.wait_for(lambda: prom.value('max(ragtasks_eval_hit_rate{kb="kb-prom",k="5"})') is not None, 30)
+        prom.wait_for(lambda: prom.value('sum(ragtasks_alerts_total{channel="wecom",outcome="sent"})') == 1.0, 30)
+        prom.wait_for(
+            lambda: prom.value('sum(ragtasks_retrieval_events_total{kb="kb-prom",outcome="empty"})') == 30.0, 30
+        )
         for where, expr in exprs():
             try:
                 prom.query(expr)
