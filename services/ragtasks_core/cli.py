@@ -65,19 +65,25 @@ def cmd_worker(args: argparse.Namespace) -> None:
     app = worker.build_worker_app(settings, queue)
     worker.declare_topology(app)
     worker.serve_metrics(args.metrics_port or settings.metrics_port_for(queue.value))
-    argv = [
+    app.worker_main(celery_worker_argv(args, settings))
+
+
+def celery_worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """The Celery command line of ``ragtasks worker NAME``: its own queue, its own concurrency."""
+    queue = Queue(args.name)
+    return [
         "worker",
         f"--queues={queue.value}",
         f"--concurrency={args.concurrency or settings.concurrency_for(queue.value)}",
-        f"--pool={pool}",
+        f"--pool={args.pool or settings.worker_pool}",
         f"--hostname={args.hostname or queue.value + '@%h'}",
         f"--loglevel={settings.log_level}",
         f"--prefetch-multiplier={args.prefetch_multiplier or 1}",
         f"--max-tasks-per-child={args.max_tasks_per_child or settings.worker_max_tasks_per_child}",
+        # Gossip and mingle cost start-up time and broker traffic that nothing here uses.
         "--without-gossip",
         "--without-mingle",
     ]
-    app.worker_main(argv)
 
 
 def cmd_beat(args: argparse.Namespace) -> None:

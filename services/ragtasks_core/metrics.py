@@ -125,6 +125,7 @@ def registry_for_scrape() -> CollectorRegistry:
 
     return REGISTRY
 
+
 # --- alerter (issue: alerter) -------------------------------------------------------------------
 ALERT_CHANNELS = ("wecom", "webhook")
 ALERT_OUTCOMES = ("sent", "failed", "dead")
@@ -151,6 +152,7 @@ def init_alert_series() -> None:
     for channel in ALERT_CHANNELS:
         for outcome in ALERT_OUTCOMES:
             ALERTS.labels(channel, outcome)
+
 
 # --- evaluator (issue: evaluator) ---
 # Recall of the latest finished evaluation per KB; "mostrecent" so the prefork child that

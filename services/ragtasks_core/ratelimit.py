@@ -49,6 +49,9 @@ class SharedRateLimiter:
         self._tolerance = self.interval * (burst - 1)
         self._script = client.register_script(_GCRA)
         self.name = name
+        # Zero-valued series from the start, so "no waits yet" reads 0, not "no data".
+        metrics.RATE_LIMITER_WAIT.labels(name)
+        metrics.RATE_LIMITER_DEFERRALS.labels(name)
 
     def try_acquire(self) -> float:
         """Take a slot if one is free now (returns 0.0), else return the seconds until one is."""

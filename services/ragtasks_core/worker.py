@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from . import failure_alerts, metrics, runtime  # noqa: F401 -- failure_alerts connects the task-failure alert
 from .celery_app import create_celery, dead_letter_queues, task_queues
-from .contract import Queue, queue_for
+from .contract import PERIODIC_TASKS, Queue, queue_for
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,43 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*_(\d+)\.db$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_processes(directory: str) -> None:
+    """Drop the live-gauge files of processes that are gone.
+
+    A child that exits cleanly marks itself dead, but one killed by the hard time limit, the OOM
+    killer or ``kill -9`` cannot: without this, ``ragtasks_tasks_in_progress`` would count its
+    last task forever. Counters are untouched (their files stay and keep counting).
+    """
+    for name in os.listdir(directory):
+        match = _LIVE_GAUGE_FILE.match(name)
+        if match and not _alive(int(match.group(1))):
+            multiprocess.mark_process_dead(int(match.group(1)), directory)
+
+
 def serve_metrics(port: int, host: str = "0.0.0.0") -> ThreadingWSGIServer:
     """Serve ``/metrics`` (aggregated over prefork children) and ``/healthz`` in a thread."""
     metrics_app = make_wsgi_app(metrics.registry_for_scrape())
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
+        if directory:
+            reap_dead_processes(directory)
         return metrics_app(environ, start_response)
 
     server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
@@ -151,6 +181,8 @@ def _task_finished(
         metrics.TASK_DURATION.labels(name, queue).observe(duration)
     outcome = _STATE_OUTCOME.get(state or "", "failure")
     metrics.TASKS.labels(name, queue, outcome).inc()
+    if outcome == "success" and name in PERIODIC_TASKS:
+        metrics.PERIODIC_LAST_SUCCESS.labels(name).set_to_current_time()
     fields: dict[str, Any] = {"task_id": task_id, "task": name, "queue": queue, "outcome": outcome}
     if duration is not None:
         fields["duration_seconds"] = round(duration, 4)

@@ -42,6 +42,13 @@ class TaskName(StrEnum):
     SWEEP_OUTBOX = "ragtasks.summarizer.sweep_outbox"
 
 
+# Tasks beat runs on a schedule: each success is recorded as
+# ``ragtasks_periodic_task_last_success_timestamp_seconds{task}`` (alerts fire when one is late).
+PERIODIC_TASKS = frozenset(
+    {TaskName.SWEEP_OUTBOX.value, TaskName.NIGHTLY.value, TaskName.MAINTAIN_KB.value, TaskName.FLUSH_ALERTS.value}
+)
+
+
 def queue_for(task: str) -> Queue:
     """The queue a task name belongs to: its second dotted component."""
     try:
@@ -54,4 +61,13 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     name.value: {"queue": queue_for(name.value).value, "routing_key": queue_for(name.value).value} for name in TaskName
 }
 
-__all__ = ["ID_PATTERN", "PAYLOAD_VERSION", "TASK_ROUTES", "Payload", "Queue", "TaskName", "queue_for"]
+__all__ = [
+    "ID_PATTERN",
+    "PAYLOAD_VERSION",
+    "PERIODIC_TASKS",
+    "TASK_ROUTES",
+    "Payload",
+    "Queue",
+    "TaskName",
+    "queue_for",
+]

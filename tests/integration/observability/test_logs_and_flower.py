@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from ragtasks_core.contract import TaskName
 from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.procs import BIN, free_port, wait_until
@@ -49,7 +50,9 @@ def test_worker_logs_are_json_with_task_fields_and_no_secrets(
     assert done["duration_seconds"] >= 0
 
 
-def test_flower_sees_the_workers(worker_env: dict[str, str], start_worker: Any, tmp_path: Any) -> None:
+def test_flower_sees_the_workers_and_their_task_events(
+    worker_env: dict[str, str], start_worker: Any, tmp_path: Any, celery_client: Any
+) -> None:
     start_worker("alerter", worker_env, concurrency=1)
     port = free_port()
     env = {**os.environ, **worker_env, "FLOWER_UNAUTHENTICATED_API": "true"}
@@ -71,6 +74,21 @@ def test_flower_sees_the_workers(worker_env: dict[str, str], start_worker: Any, 
             return any(name.startswith("alerter-") for name in body)
 
         wait_until(workers, 60, 1.0, "Flower to list the alerter worker")
+        # Task events: "sent" comes from the publisher (task_send_sent_event), the rest from the
+        # worker (worker_send_task_events). Without either, Flower's task view stays incomplete.
+        task_id = celery_client.send_task(TaskName.ALERTER_PING.value, kwargs={}).id
+
+        def task_seen() -> dict[str, Any] | None:
+            try:
+                tasks = httpx.get(f"http://127.0.0.1:{port}/api/tasks", timeout=10).json()
+            except (httpx.HTTPError, ValueError):
+                return None
+            info: dict[str, Any] | None = tasks.get(task_id)
+            return info if info and info.get("state") == "SUCCESS" and info.get("sent") else None
+
+        wait_until(lambda: task_seen() is not None, 60, 1.0, "Flower to see the task's sent and succeeded events")
+        info = task_seen()
+        assert info is not None and info["name"] == TaskName.ALERTER_PING.value and info["received"]
     finally:
         flower.terminate()
         flower.wait(20)
