@@ -125,6 +125,16 @@ def test_success_ratio_read_back_through_prometheus(
         # The gateway exports queue depth and consumers from RabbitMQ's management API.
         assert prom.value('max(ragtasks_queue_consumers{queue="summarizer"})') == 1.0
         assert prom.value("max(ragtasks_build_info)") == 1.0
+        # The other task and LLM series, through Prometheus: every attempt is timed and waited.
+        runs = SUCCESSES + FAILURES
+        assert prom.value(f'sum(ragtasks_task_queue_wait_seconds_count{{task="{SUMMARIZE}"}})') == runs
+        assert prom.value(f'sum(ragtasks_task_duration_seconds_count{{task="{SUMMARIZE}"}})') == runs
+        llm_calls = len(fake_llm.chat_requests())  # the summaries' and the evaluation's questions
+        assert prom.value('sum(ragtasks_llm_request_duration_seconds_count{model="fake-model"})') == llm_calls
+        assert prom.value('sum(ragtasks_llm_requests_total{model="fake-model",outcome="client_error"})') == FAILURES
+        assert (prom.value('sum(ragtasks_llm_tokens_total{model="fake-model",kind="completion"})') or 0) > 0
+        assert prom.value('sum(ragtasks_rate_limiter_wait_seconds_count{limiter="llm"})') == llm_calls
+        assert prom.value('sum(ragtasks_tasks_published_total{queue="summarizer",outcome="ok"})') == runs
         prom.wait_for(lambda: prom.value('max(ragtasks_eval_hit_rate{kb="kb-prom",k="5"})') is not None, 30)
         prom.wait_for(lambda: prom.value('sum(ragtasks_alerts_total{channel="wecom",outcome="sent"})') == 1.0, 30)
         prom.wait_for(
