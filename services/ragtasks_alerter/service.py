@@ -69,9 +69,9 @@ def flush_group(db: Database, group_key: str, now: datetime, settings: Settings)
     if not due:
         return []
     views = [store.view(doc) for doc in due]
-    ids = [store.create_notification(db, group_key, ch, views, now) for ch in configured_channels(settings)]
+    ids = {ch: store.create_notification(db, group_key, ch, views, now) for ch in configured_channels(settings)}
     store.mark_notified(db, due, ids, now)
-    return ids
+    return list(ids.values())
 
 
 @dataclass

@@ -42,6 +42,7 @@ def ensure_indexes(db: Database) -> None:
     db[GROUPS].create_index([("flush_at", ASCENDING)])
     db[NOTIFICATIONS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
     db[NOTIFICATIONS].create_index([("alert_ids", ASCENDING)])
+    db[NOTIFICATIONS].create_index([("state", ASCENDING), ("updated_at", DESCENDING)])
 
 
 # --- alerts ------------------------------------------------------------------------------------
@@ -205,13 +206,16 @@ def view(doc: dict[str, Any]) -> AlertView:
     )
 
 
-def mark_notified(db: Database, alerts: list[dict[str, Any]], notification_ids: list[str], now: datetime) -> None:
-    """Record what was notified; a status that changed meanwhile stays due for the next flush."""
+def mark_notified(db: Database, alerts: list[dict[str, Any]], notifications: dict[str, str], now: datetime) -> None:
+    """Record what was notified (``notifications``: channel -> notification id); a status that
+    changed meanwhile stays due for the next flush."""
+    notification_ids = list(notifications.values())
+    pending = {"delivery.state": "pending"} | {f"delivery.channels.{ch}": "pending" for ch in notifications}
     for doc in alerts:
         db[ALERTS].update_one(
             {"_id": doc["_id"], "status": doc["status"]},
             {
-                "$set": {"notified_status": doc["status"], "last_notified_at": now, "delivery.state": "pending"},
+                "$set": {"notified_status": doc["status"], "last_notified_at": now} | pending,
                 "$push": {"notifications": {"$each": notification_ids, "$slice": -HISTORY_LIMIT}},
             },
         )
@@ -275,7 +279,13 @@ def record_attempt(
     next_attempt_at: datetime | None = None,
     failed: bool = False,
 ) -> None:
-    """Write one attempt to the notification and to each of its alerts' history."""
+    """Write one attempt to the notification and to each of its alerts' history.
+
+    An alert keeps a state per channel (``delivery.channels.<channel>``), set path by path so
+    that racing deliveries on two channels never overwrite each other; ``delivery.state`` and
+    ``delivery.channel`` are the latest attempt's. Dead letters are the notifications in state
+    ``dead``, so one stays listed until it is redelivered whatever the other channel does.
+    """
     entry = {"at": now, "outcome": outcome, "detail": detail, "worker": worker, "channel": note["channel"]}
     fields: dict[str, Any] = {"state": state, "updated_at": now, "last_error": None if outcome == "sent" else detail}
     if next_attempt_at is not None:
@@ -294,7 +304,12 @@ def record_attempt(
     db[ALERTS].update_many(
         {"_id": {"$in": note["alert_ids"]}},
         {
-            "$set": {"delivery": {"state": alert_state, "channel": note["channel"], "updated_at": now}},
+            "$set": {
+                "delivery.state": alert_state,
+                "delivery.channel": note["channel"],
+                "delivery.updated_at": now,
+                f"delivery.channels.{note['channel']}": alert_state,
+            },
             "$push": {"attempts": {"$each": [entry | {"notification_id": note["_id"]}], "$slice": -HISTORY_LIMIT}},
         },
     )

@@ -25,6 +25,7 @@ from typing import Any
 
 import pika
 from celery import Celery
+from celery.utils.objects import Bunch
 from celery.worker.consumer import Consumer
 from kombu.message import Message
 from pika.adapters.blocking_connection import BlockingChannel
@@ -192,6 +193,65 @@ class DeadLetteringConsumer(Consumer):
     def on_invalid_task(self, body: Any, message: Message, exc: Exception) -> None:
         copied = self._copy(message, f"invalid task message: {exc}")
         super().on_invalid_task(body, _Swapped(message, reject_acks=copied), exc)
+
+    def create_task_handler(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's handler, after one check of ours: a ragtasks task with positional arguments.
+
+        Our tasks take keyword arguments only (``def task(**kwargs)``), so a body
+        ``[["x"], {...}, {...}]`` would reach ``task("x", ...)``, fail with a TypeError before the
+        payload is validated, and be acked as a plain FAILURE. Instead it is dead-lettered with
+        its reason, like any other payload the worker cannot run.
+        """
+        handle = super().create_task_handler(*args, **kwargs)
+
+        def on_task_received(message: Message) -> Any:
+            reason = positional_args_reason(message)
+            if reason is None:
+                return handle(message)
+            if self._copy(message, reason):
+                message.ack_log_error(log, self.connection_errors)
+            else:
+                message.reject_log_error(log, self.connection_errors, requeue=False)
+            headers = message.headers
+            request = {"name": headers["task"], "root_id": headers.get("root_id"), "chord": None, "errbacks": None}
+            try:  # so that GET /v1/tasks/{id} shows FAILURE and why
+                self.app.backend.mark_as_failure(headers["id"], InvalidMessage(reason), request=Bunch(**request))
+            except Exception:  # noqa: BLE001 -- the message is dead-lettered either way
+                log.warning("could not record the failure of refused task %s", headers["id"], exc_info=True)
+            return None
+
+        return on_task_received
+
+
+class InvalidMessage(Exception):
+    """A task message the worker refused to run (it is in the dead-letter queue)."""
+
+
+_RAGTASKS_TASKS = frozenset(t.value for t in TaskName)
+
+
+def positional_args_reason(message: Message) -> str | None:
+    """Why a ragtasks task message must be refused for positional arguments, or None.
+
+    Only JSON bodies of our own task names are looked at (the decoded body is cached on the
+    message, so Celery does not decode it twice); anything else takes Celery's usual path.
+    """
+    headers = message.headers if isinstance(message.headers, dict) else {}
+    if headers.get("task") not in _RAGTASKS_TASKS or not headers.get("id"):
+        return None
+    if message.content_type != "application/json":
+        return None
+    try:
+        body = message.decode()
+    except Exception:  # noqa: BLE001 -- Celery's own path reports undecodable bodies
+        return None
+    if isinstance(body, list | tuple) and body and body[0]:
+        count = len(body[0]) if isinstance(body[0], list | tuple) else 1
+        return (
+            f"positional arguments are not accepted: {headers['task']} takes keyword arguments only "
+            f"(got {count} positional)"
+        )
+    return None
 
 
 # --- inspection (the ``ragtasks dlq`` command) ---------------------------------------------------

@@ -7,6 +7,9 @@ PyMongo's ``AsyncMongoClient`` (Motor's successor) created in the app's lifespan
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database
@@ -19,7 +22,7 @@ MESSAGES = "messages"
 SUMMARIES = "summaries"
 # Publishes that must not be lost: {_id: task_id, task, kwargs, created_at, published_at|null, attempts}.
 OUTBOX = "outbox"
-OUTBOX_RETENTION_SECONDS = 7 * 86_400  # published records are kept a week (TTL), for audit
+OUTBOX_RETENTION_SECONDS = 7 * 86_400  # published (or expired) records are kept a week (TTL), for audit
 
 SUMMARY_KEY = [("session_id", ASCENDING), ("from_seq", ASCENDING), ("upto_seq", ASCENDING)]
 
@@ -36,26 +39,49 @@ def async_client(settings: Settings, *, max_pool_size: int = 50) -> AsyncMongoCl
     )
 
 
-def ensure_indexes(db: Database) -> None:
-    """Create the indexes correctness relies on (idempotent). PyMongo names them."""
+@dataclass(frozen=True)
+class Index:
+    collection: str
+    keys: list[tuple[str, int]]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+# A session with no pending summary has ``summary_pending: null`` (set on insert, reset by the
+# summarizer): the sweep's "missed" query matches it with ``$type: "null"``, the same expression
+# as the partial index below, so the index is usable for it and holds only such sessions.
+NO_PENDING_SUMMARY = {"summary_pending": {"$type": "null"}}
+
+# The indexes correctness and the sweeps rely on. PyMongo names them.
+INDEXES: tuple[Index, ...] = (
     # Append-heavy chat history: one document per message, unique per (session, seq).
-    db[MESSAGES].create_index([("session_id", ASCENDING), ("seq", ASCENDING)], unique=True)
+    Index(MESSAGES, [("session_id", ASCENDING), ("seq", ASCENDING)], {"unique": True}),
     # Summary history: at most one summary per (session, from watermark, to watermark) -- the
     # idempotency key that makes a redelivered or racing summarize task harmless.
-    db[SUMMARIES].create_index(SUMMARY_KEY, unique=True)
-    db[SUMMARIES].create_index([("session_id", ASCENDING), ("created_at", DESCENDING)])
-    # The outbox sweep looks for wanted-but-unpublished summaries.
-    db[SESSIONS].create_index([("summary_pending.published", ASCENDING), ("summary_pending.requested_at", ASCENDING)])
-    db[OUTBOX].create_index([("published_at", ASCENDING), ("created_at", ASCENDING)])
-    db[OUTBOX].create_index("published_at", expireAfterSeconds=OUTBOX_RETENTION_SECONDS)
+    Index(SUMMARIES, SUMMARY_KEY, {"unique": True}),
+    Index(SUMMARIES, [("session_id", ASCENDING), ("created_at", DESCENDING)]),
+    # The outbox sweep: pending summaries not yet published, or published long ago ...
+    Index(SESSIONS, [("summary_pending.published", ASCENDING), ("summary_pending.requested_at", ASCENDING)]),
+    Index(SESSIONS, [("summary_pending.published", ASCENDING), ("summary_pending.published_at", ASCENDING)]),
+    # ... and sessions past the threshold with no pending summary at all ("missed").
+    Index(
+        SESSIONS,
+        [("tokens_since_summary", ASCENDING), ("updated_at", ASCENDING)],
+        {"partialFilterExpression": NO_PENDING_SUMMARY},
+    ),
+    # Generic outbox: unpublished records oldest first; published and expired records go after a week.
+    Index(OUTBOX, [("published_at", ASCENDING), ("created_at", ASCENDING)]),
+    Index(OUTBOX, [("published_at", ASCENDING)], {"expireAfterSeconds": OUTBOX_RETENTION_SECONDS}),
+    Index(OUTBOX, [("expired_at", ASCENDING)], {"expireAfterSeconds": OUTBOX_RETENTION_SECONDS}),
+)
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create :data:`INDEXES` (idempotent)."""
+    for index in INDEXES:
+        db[index.collection].create_index(index.keys, **index.options)
 
 
 async def ensure_indexes_async(db: AsyncDatabase) -> None:
-    await db[MESSAGES].create_index([("session_id", ASCENDING), ("seq", ASCENDING)], unique=True)
-    await db[SUMMARIES].create_index(SUMMARY_KEY, unique=True)
-    await db[SUMMARIES].create_index([("session_id", ASCENDING), ("created_at", DESCENDING)])
-    await db[SESSIONS].create_index(
-        [("summary_pending.published", ASCENDING), ("summary_pending.requested_at", ASCENDING)]
-    )
-    await db[OUTBOX].create_index([("published_at", ASCENDING), ("created_at", ASCENDING)])
-    await db[OUTBOX].create_index("published_at", expireAfterSeconds=OUTBOX_RETENTION_SECONDS)
+    """Create :data:`INDEXES` (idempotent), from the gateway's async client."""
+    for index in INDEXES:
+        await db[index.collection].create_index(index.keys, **index.options)

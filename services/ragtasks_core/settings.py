@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +28,20 @@ def parse_rate(text: str) -> tuple[float, float]:
     if count <= 0:
         raise ValueError("rate must be positive")
     return count, _PERIOD_SECONDS[match.group(2)]
+
+
+def broker_credentials_problem(url: str) -> str | None:
+    """Why a broker URL must not be used in production (no or default credentials), or None.
+
+    Celery accepts several URLs separated by ``;`` (failover): every one is checked.
+    """
+    for part in url.split(";"):
+        parsed = urlsplit(part.strip())
+        if not parsed.username or not parsed.password:
+            return "must carry credentials (amqp://user:password@host:5672/vhost)"
+        if (unquote(parsed.username), unquote(parsed.password)) == ("guest", "guest"):
+            return "must not use RabbitMQ's default guest:guest credentials"
+    return None
 
 
 class Settings(BaseSettings):
@@ -113,11 +128,15 @@ class Settings(BaseSettings):
     eval_drop_threshold: float = Field(0.1, gt=0, le=1)
     eval_nightly_hour: int = Field(2, ge=0, le=23)
     eval_nightly_minute: int = Field(0, ge=0, le=59)
+    # Wall time one evaluate_batch task may spend before it saves its rows and hands the rest of
+    # its batch to a fresh task; capped at half of RAGTASKS_TASK_SOFT_TIME_LIMIT_SECONDS, so one
+    # more question (LLM call + retriever attempts) still ends well before the soft limit.
+    eval_batch_time_budget_seconds: float = Field(240.0, gt=0)
     # Retriever under evaluation: the RAG service's own endpoint (http) or a built-in one.
     retriever: Literal["http", "bm25", "vector"] = "bm25"
     retriever_url: str | None = None
     retriever_auth_header: SecretStr | None = None  # "Name: value", or a bare value sent as Authorization
-    retriever_top_k: int = Field(10, ge=1, le=1000)
+    retriever_top_k: int = Field(10, ge=1, le=1000)  # asked depth: max(this, largest k of the evaluation)
     retriever_ids_field: str = "ids"  # dotted path to the chunk ids in the JSON answer: "ids", "results.*.chunk_id"
     retriever_timeout_seconds: float = Field(10.0, gt=0)
     retriever_max_attempts: int = Field(3, ge=1, le=10)
@@ -133,6 +152,16 @@ class Settings(BaseSettings):
     embeddings_model: str = "text-embedding-3-small"
     embeddings_offline: Literal["hashing", "minilm"] = "hashing"
     embeddings_dimension: int = Field(384, ge=8, le=4096)  # of the hashing embedder
+
+    @property
+    def effective_eval_batch_time_budget_seconds(self) -> float:
+        return min(self.eval_batch_time_budget_seconds, self.task_soft_time_limit_seconds / 2)
+
+    def retriever_problem(self) -> str | None:
+        """Why the configured retriever cannot work, or None (checked by the gateway and the worker)."""
+        if self.retriever == "http" and not self.retriever_url:
+            return "RAGTASKS_RETRIEVER=http needs RAGTASKS_RETRIEVER_URL (the RAG service's retrieval endpoint)"
+        return None
 
     @field_validator("eval_kbs", "eval_k", mode="before")
     @classmethod
@@ -177,6 +206,9 @@ class Settings(BaseSettings):
     empty_retrieval_ratio: float = Field(0.5, gt=0, le=1)
     empty_retrieval_cooldown_seconds: int = Field(900, ge=0)
     max_retrieval_events_per_request: int = Field(1000, ge=1, le=10_000)
+    # The `kb` label of the retrieval metrics takes the first this-many KBs a gateway process
+    # sees; later ones are counted as `other` (kb_id comes from callers: bounded cardinality).
+    metrics_max_kbs: int = Field(100, ge=1, le=100_000)
 
     @field_validator("wecom_rate_limit")
     @classmethod
@@ -197,6 +229,9 @@ class Settings(BaseSettings):
     # A summary published but still pending after this long is published again (same task id).
     outbox_stale_pending_seconds: float = Field(900.0, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
+    # Tests and demos only: run beat's "evaluator-nightly" entry every N seconds instead of daily at
+    # RAGTASKS_EVAL_NIGHTLY_HOUR:MINUTE (unset: daily). Each run is still a real nightly run.
+    eval_nightly_interval_seconds: float | None = Field(None, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -235,6 +270,13 @@ class Settings(BaseSettings):
             )
         if self.llm_base_url and not self.llm_api_key:
             raise ValueError("RAGTASKS_LLM_API_KEY is required when RAGTASKS_LLM_BASE_URL is set in production")
+        problem = broker_credentials_problem(self.broker_url)
+        if problem:
+            raise ValueError(f"RAGTASKS_BROKER_URL {problem} when RAGTASKS_ENVIRONMENT=production")
+        # The built-in Mongo and Redis URLs are a developer's laptop: production names its own.
+        for name in ("mongodb_url", "result_backend"):
+            if name not in self.model_fields_set:
+                raise ValueError(f"RAGTASKS_{name.upper()} must be set explicitly when RAGTASKS_ENVIRONMENT=production")
         return self
 
     # Derived values -------------------------------------------------------------------------

@@ -36,6 +36,12 @@ def normalize_ks(ks: Iterable[int]) -> list[int]:
     return sorted({int(k) for k in ks})
 
 
+def retrieval_depth(retriever_top_k: int, ks: Iterable[int]) -> int:
+    """How many ids to ask the retriever for: ``RAGTASKS_RETRIEVER_TOP_K``, but never fewer than the
+    largest k of the evaluation (else ``hit_rate@k`` for that k could not be scored)."""
+    return max([retriever_top_k, *ks])
+
+
 # --- scoring -----------------------------------------------------------------------------------
 
 

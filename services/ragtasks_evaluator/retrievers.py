@@ -23,6 +23,10 @@ class RetrievalError(Exception):
     """The retriever failed to answer (not: answered with nothing)."""
 
 
+class RetrieverConfigError(ValueError):
+    """The retriever is misconfigured (e.g. ``http`` without a URL): no question can be asked."""
+
+
 class Retriever(Protocol):
     name: str
 
@@ -127,8 +131,9 @@ class VectorRetriever:
 
 
 def http_retriever(settings: Settings) -> HttpRetriever:
-    if not settings.retriever_url:
-        raise ValueError("RAGTASKS_RETRIEVER=http needs RAGTASKS_RETRIEVER_URL")
+    problem = settings.retriever_problem()
+    if problem is not None or not settings.retriever_url:
+        raise RetrieverConfigError(problem or "no retriever URL")
     header = settings.retriever_auth_header.get_secret_value() if settings.retriever_auth_header else None
     return HttpRetriever(
         settings.retriever_url,

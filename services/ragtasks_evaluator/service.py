@@ -81,7 +81,7 @@ def vector_index(settings: Settings) -> QdrantIndex:
 def build_retriever(settings: Settings, db: Database, kb_id: str) -> Retriever:
     """The retriever ``RAGTASKS_RETRIEVER`` names; built-in ones see the KB at its current version."""
     if settings.retriever == "http":
-        return http_retriever(settings)
+        return http_retriever(settings)  # raises RetrieverConfigError when misconfigured (no URL)
     version = store.kb_version(db, kb_id) or 0
     if settings.retriever == "vector":
         index = vector_index(settings)
@@ -116,13 +116,17 @@ def start_evaluation(
     """Sample the chunks (once, reproducibly) and publish one ``evaluate_batch`` per batch.
 
     Idempotent: the sample is written by compare-and-set, batch task ids are deterministic and a
-    re-published batch finds its rows already written.
+    re-published batch finds its rows already written. A failed evaluation is reopened: its
+    unfinished batches run again and the rows already written are kept.
     """
     doc = store.load_evaluation(db, evaluation_id)
     if doc is None:
         return {"evaluation_id": evaluation_id, "status": "missing"}
     if doc["status"] == store.DONE:
         return summary(doc)
+    if doc["status"] == store.FAILED:
+        doc = store.reopen(db, evaluation_id, "running" if "chunk_ids" in doc else "queued")
+        assert doc is not None
     if "chunk_ids" not in doc:
         sample = logic.sample_ids(store.active_chunk_ids(db, doc["kb_id"]), doc["sample_size"], doc["seed"])
         bounds = logic.batch_bounds(len(sample), settings.eval_batch_size)
@@ -138,6 +142,7 @@ def start_evaluation(
                 "status": "running",
                 "started_at": store.now(),
                 "retriever": settings.retriever,
+                "top_k": logic.retrieval_depth(settings.retriever_top_k, doc["k"]),
                 "question_generator": question_generator,
                 "kb_version": store.kb_version(db, doc["kb_id"]),
             },
@@ -162,12 +167,21 @@ def evaluate_batch(
     retriever: Retriever,
     questions_per_call: int,
     publish: Publish,
+    budget_seconds: float = float("inf"),
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """Questions and retrieval for one batch; rows are saved per LLM call, so a retry resumes.
 
     Idempotent: rows already written are skipped; the batch is recorded in a set; whichever
     batch completes the set publishes the (idempotent) finalizer.
+
+    Time budget: once ``budget_seconds`` have passed (checked before each question, after at
+    least one row), the rows done so far are saved and the rest of the batch is handed to a new
+    ``evaluate_batch`` task (same payload; its id names how many rows were done, so a redelivery
+    publishes the same continuation). A slow retriever thus never runs a task into the soft time
+    limit, and every invocation makes progress.
     """
+    started = clock()
     doc = store.load_evaluation(db, evaluation_id)
     if doc is None or "chunk_ids" not in doc:
         return {"evaluation_id": evaluation_id, "batch": batch, "status": "missing"}
@@ -178,28 +192,52 @@ def evaluate_batch(
     done = {r["chunk_id"] for r in store.rows_for(db, evaluation_id, ids)}
     todo = [i for i in ids if i not in done]
     found = {c["chunk_id"]: c for c in store.chunks(db, doc["kb_id"], active_only=False, chunk_ids=todo)}
-    top_k = max(doc["k"])
+    top_k = int(doc.get("top_k") or max(doc["k"]))
     missing = [i for i in todo if i not in found]
     store.write_rows(
         db, [_row(evaluation_id, batch, i, None, "", [], None, "chunk deleted after sampling", 0) for i in missing]
     )
     present = [i for i in todo if i in found]
+    written = 0
+
+    def spent() -> bool:
+        return written > 0 and clock() - started >= budget_seconds
+
     for start in range(0, len(present), questions_per_call):
+        if spent():
+            return _continue_batch(db, evaluation_id, batch, len(done) + len(missing) + written, publish)
         group = present[start : start + questions_per_call]
         t0 = time.perf_counter()
         questions = writer([found[i]["text"] for i in group])
         question_ms = (time.perf_counter() - t0) * 1000 / max(1, len(group))
         rows = []
         for chunk_id, (question, source) in zip(group, questions, strict=True):
+            if spent():
+                break
             aliases = [chunk_id, *(found[chunk_id].get("merged_ids") or [])]
             rows.append(
                 _retrieve_row(evaluation_id, batch, chunk_id, aliases, question, source, retriever, top_k, question_ms)
             )
+            written += 1
         store.write_rows(db, rows)
+        if len(rows) < len(group):
+            return _continue_batch(db, evaluation_id, batch, len(done) + len(missing) + written, publish)
     after = store.mark_batch_done(db, evaluation_id, batch)
     if after is not None and len(after.get("done_batches", [])) >= after["batches"]:
         publish(TaskName.FINALIZE_EVALUATION, {"evaluation_id": evaluation_id}, f"{evaluation_id}.final")
     return {"evaluation_id": evaluation_id, "batch": batch, "status": "done", "rows": len(todo)}
+
+
+def _continue_batch(db: Database, evaluation_id: str, batch: int, rows_done: int, publish: Publish) -> dict[str, Any]:
+    """The time budget is spent: hand the rest of the batch to a fresh task (rows done are saved)."""
+    store.count_continuation(db, evaluation_id)
+    publish(
+        TaskName.EVALUATE_BATCH,
+        {"evaluation_id": evaluation_id, "batch": batch},
+        f"{evaluation_id}.b{batch}.r{rows_done}",
+    )
+    log.info("evaluation %s batch %d: time budget spent after %d rows; continuing", evaluation_id, batch, rows_done)
+    return {"evaluation_id": evaluation_id, "batch": batch, "status": "continued", "rows_done": rows_done}
 
 
 def _retrieve_row(
@@ -404,26 +442,27 @@ def nightly_evaluation_id(kb_id: str, day: str) -> str:
     return f"nightly-{day}-{kb_id}"[:128]
 
 
-def create_nightly_evaluations(db: Database, kb_ids: Sequence[str], *, settings: Settings, day: str) -> list[str]:
-    """One evaluation per KB per day (deterministic id, so a re-run of nightly creates nothing new)."""
-    created = []
-    for kb_id in kb_ids:
-        if store.kb_version(db, kb_id) is None:
-            log.warning("nightly: knowledge base %r does not exist; not evaluated", kb_id)
-            continue
-        evaluation_id = nightly_evaluation_id(kb_id, day)
-        store.create_evaluation(
-            db,
-            {
-                "_id": evaluation_id,
-                "kb_id": kb_id,
-                "status": "queued",
-                "sample_size": settings.eval_sample_size,
-                "k": logic.normalize_ks(settings.eval_k),
-                "seed": settings.eval_seed,
-                "trigger": "nightly",
-                "created_at": store.now(),
-            },
-        )
-        created.append(evaluation_id)
-    return created
+def nightly_plan(existing: Sequence[str], wanted: Sequence[str], day: str) -> dict[str, str | None]:
+    """Every existing KB is maintained; those in ``wanted`` get tonight's evaluation id (else None)."""
+    for kb_id in sorted(set(wanted) - set(existing)):
+        log.warning("nightly: knowledge base %r does not exist; not evaluated", kb_id)
+    return {kb_id: nightly_evaluation_id(kb_id, day) if kb_id in wanted else None for kb_id in sorted(existing)}
+
+
+def create_nightly_evaluation(
+    db: Database, kb_id: str, evaluation_id: str, *, settings: Settings, maintenance_error: Exception | None = None
+) -> bool:
+    """Tonight's evaluation of one KB (created once: a re-run of nightly creates nothing new)."""
+    doc: dict[str, Any] = {
+        "_id": evaluation_id,
+        "kb_id": kb_id,
+        "status": "queued",
+        "sample_size": settings.eval_sample_size,
+        "k": logic.normalize_ks(settings.eval_k),
+        "seed": settings.eval_seed,
+        "trigger": "nightly",
+        "created_at": store.now(),
+    }
+    if maintenance_error is not None:
+        doc["maintenance_error"] = f"{type(maintenance_error).__name__}: {maintenance_error}"[:500]
+    return store.create_evaluation(db, doc)

@@ -21,6 +21,7 @@ from pymongo.database import Database
 from ragtasks_core.contract.evaluator import EVALUATION_ROWS, EVALUATIONS, KB_CHUNKS, KBS
 
 DONE = "done"
+FAILED = "failed"
 
 
 def ensure_indexes(db: Database) -> None:
@@ -147,3 +148,25 @@ def finish(db: Database, evaluation_id: str, fields: dict[str, Any]) -> bool:
 
 def set_fields(db: Database, evaluation_id: str, fields: dict[str, Any]) -> None:
     db[EVALUATIONS].update_one({"_id": evaluation_id}, {"$set": fields})
+
+
+def fail(db: Database, evaluation_id: str, error: str, task: str) -> bool:
+    """Mark an unfinished evaluation failed, with the reason; a finished report is never touched."""
+    result = db[EVALUATIONS].update_one(
+        {"_id": evaluation_id, "status": {"$ne": DONE}},
+        {"$set": {"status": FAILED, "error": error[:500], "failed_task": task, "failed_at": now()}},
+    )
+    return result.modified_count == 1
+
+
+def reopen(db: Database, evaluation_id: str, status: str) -> dict[str, Any] | None:
+    """A re-run of a failed evaluation: back to ``status`` (compare-and-set), error cleared."""
+    db[EVALUATIONS].update_one(
+        {"_id": evaluation_id, "status": FAILED},
+        {"$set": {"status": status}, "$unset": {"error": "", "failed_task": "", "failed_at": ""}},
+    )
+    return load_evaluation(db, evaluation_id)
+
+
+def count_continuation(db: Database, evaluation_id: str) -> None:
+    db[EVALUATIONS].update_one({"_id": evaluation_id}, {"$inc": {"continuations": 1}})

@@ -1,8 +1,14 @@
 """Celery tasks of the evaluator queue: deserialize, call the service, map errors to retries.
 
 Time limits: one task never holds a message for long -- an evaluation is split into batches of
-``RAGTASKS_EVAL_BATCH_SIZE`` chunks (a few LLM calls each), far below RabbitMQ's consumer
-timeout; LLM backoff waits in the broker (countdown), not in the worker.
+``RAGTASKS_EVAL_BATCH_SIZE`` chunks (a few LLM calls each), and a batch that runs past its time
+budget (``RAGTASKS_EVAL_BATCH_TIME_BUDGET_SECONDS``, at most half the soft time limit) hands the
+rest to a fresh task; LLM backoff waits in the broker (countdown), not in the worker.
+
+Failures: connection errors (Mongo, broker) are retried a few times; whatever still fails -- a
+misconfigured retriever, a Mongo error, a broker that stays away, the soft time limit -- marks
+the evaluation ``failed`` with its ``error`` before the task fails, so it never stays ``running``.
+Re-running ``run_evaluation`` on a failed evaluation reopens it and keeps the rows already written.
 """
 
 from __future__ import annotations
@@ -14,13 +20,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import Task, shared_task
+from celery.exceptions import Retry
+from kombu.exceptions import OperationalError
+from pymongo.errors import ConnectionFailure
 
 from ragtasks_core import metrics
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Payload
 from ragtasks_core.contract.evaluator import EvaluateBatch, FinalizeEvaluation, MaintainKb, Nightly, RunEvaluation
 from ragtasks_core.llm import PermanentLLMError, TransientLLMError
-from ragtasks_core.llm_policy import LLMDeferred, LLMGaveUp, forget_failures, limited_chat, next_retry_delay
+from ragtasks_core.llm_policy import (
+    LLMDeferred,
+    LLMGaveUp,
+    broker_countdown,
+    forget_failures,
+    limited_chat,
+    next_retry_delay,
+)
 from ragtasks_core.runtime import Runtime, get_runtime
 from ragtasks_core.tasks import parse_payload
 
@@ -52,22 +68,53 @@ def _writer(rt: Runtime) -> service.QuestionWriter:
     )
 
 
+# Connection-level errors worth a few retries before an evaluation is declared failed.
+INFRA_ERRORS = (ConnectionFailure, OperationalError, ConnectionError)
+INFRA_MAX_RETRIES = 3
+
+
+def _fail_evaluation(task: Task, evaluation_id: str, exc: BaseException) -> None:
+    """Retry a connection error a few times; otherwise record the failure on the evaluation.
+
+    Called from an ``except`` block, which then re-raises: the task ends in FAILURE (and the
+    task-failure alert fires) while ``GET /v1/evaluations/{id}`` shows ``failed`` and why.
+    """
+    infra_retries = int((task.request.headers or {}).get("infra_retries") or 0) if task.request else 0
+    if isinstance(exc, INFRA_ERRORS) and infra_retries < INFRA_MAX_RETRIES:
+        try:
+            raise task.retry(countdown=2**infra_retries, headers={"infra_retries": infra_retries + 1}, exc=exc)
+        except Retry:
+            raise
+        except Exception:  # could not even publish the retry: fall through and record the failure
+            log.exception("could not retry %s for evaluation %s", task.name, evaluation_id)
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        store.fail(_rt().db, evaluation_id, reason, task.name)
+    except Exception:  # Mongo itself is away: the task's FAILURE (and its alert) still tell
+        log.exception("could not mark evaluation %s failed (%s)", evaluation_id, reason)
+
+
 @shared_task(bind=True, name=TaskName.RUN_EVALUATION.value)
 def run_evaluation(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Sample an evaluation's chunks and fan out its batches.
 
     Idempotent: the sample is written once (compare-and-set) and re-publishing a batch is
-    harmless; re-running a finished evaluation returns its summary and changes nothing.
+    harmless; re-running a finished evaluation returns its summary and changes nothing;
+    re-running a failed one reopens it and re-publishes only its unfinished batches.
     """
     payload = parse_payload(RunEvaluation, kwargs)
-    rt = _rt()
-    return service.start_evaluation(
-        rt.db,
-        payload.evaluation_id,
-        settings=rt.settings,
-        question_generator=_generator_name(rt),
-        publish=_publisher(self),
-    )
+    try:
+        rt = _rt()
+        return service.start_evaluation(
+            rt.db,
+            payload.evaluation_id,
+            settings=rt.settings,
+            question_generator=_generator_name(rt),
+            publish=_publisher(self),
+        )
+    except Exception as exc:
+        _fail_evaluation(self, payload.evaluation_id, exc)
+        raise
 
 
 @shared_task(bind=True, name=TaskName.EVALUATE_BATCH.value, max_retries=None)
@@ -75,9 +122,20 @@ def evaluate_batch(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Questions (LLM or offline) and retrieval for one batch of sampled chunks.
 
     Idempotent: rows are keyed (evaluation_id, chunk_id) and rows already written are skipped, so
-    a retry after an LLM failure resumes where it stopped; the batch counts once (a set).
+    a retry after an LLM failure -- or a continuation after the time budget -- resumes where it
+    stopped; the batch counts once (a set).
     """
     payload = parse_payload(EvaluateBatch, kwargs)
+    try:
+        return _evaluate_batch(self, payload)
+    except (Retry, LLMGaveUp, PermanentLLMError):
+        raise  # a retry is not a failure; LLM failures are recorded by _evaluate_batch
+    except Exception as exc:
+        _fail_evaluation(self, payload.evaluation_id, exc)
+        raise
+
+
+def _evaluate_batch(task: Task, payload: EvaluateBatch) -> dict[str, Any]:
     rt = _rt()
     doc = store.load_evaluation(rt.db, payload.evaluation_id)
     if doc is None:
@@ -91,27 +149,28 @@ def evaluate_batch(self: Task, **kwargs: Any) -> dict[str, Any]:
             writer=_writer(rt),
             retriever=retriever,
             questions_per_call=rt.settings.eval_questions_per_llm_call,
-            publish=_publisher(self),
+            publish=_publisher(task),
+            budget_seconds=rt.settings.effective_eval_batch_time_budget_seconds,
         )
     except LLMDeferred as exc:
-        raise self.retry(countdown=exc.delay, exc=exc) from exc
+        raise task.retry(countdown=broker_countdown(exc.delay), exc=exc) from exc
     except TransientLLMError as exc:
         try:
-            delay = next_retry_delay(rt, self.request.id, exc)
+            delay = next_retry_delay(rt, task.request.id, exc)
         except LLMGaveUp as gave_up:
-            store.set_fields(rt.db, payload.evaluation_id, {"status": "failed", "error": str(gave_up)[:500]})
-            forget_failures(rt, self.request.id)
+            store.fail(rt.db, payload.evaluation_id, str(gave_up), task.name)
+            forget_failures(rt, task.request.id)
             raise gave_up from exc
         log.info("LLM transient failure, retrying batch in %.1fs: %s", delay, exc)
-        raise self.retry(countdown=delay, exc=exc) from exc
+        raise task.retry(countdown=delay, exc=exc) from exc
     except PermanentLLMError as exc:
-        store.set_fields(rt.db, payload.evaluation_id, {"status": "failed", "error": str(exc)[:500]})
+        store.fail(rt.db, payload.evaluation_id, str(exc), task.name)
         raise
     finally:
         close = getattr(retriever, "close", None)
         if close is not None:
             close()
-    forget_failures(rt, self.request.id)
+    forget_failures(rt, task.request.id)
     return result
 
 
@@ -123,8 +182,14 @@ def finalize_evaluation(self: Task, **kwargs: Any) -> dict[str, Any]:
     once unless that publish failed, in which case a re-run publishes it.
     """
     payload = parse_payload(FinalizeEvaluation, kwargs)
-    rt = _rt()
-    result = service.finalize_evaluation(rt.db, payload.evaluation_id, settings=rt.settings, publish=_publisher(self))
+    try:
+        rt = _rt()
+        result = service.finalize_evaluation(
+            rt.db, payload.evaluation_id, settings=rt.settings, publish=_publisher(self)
+        )
+    except Exception as exc:
+        _fail_evaluation(self, payload.evaluation_id, exc)  # never touches a report already written
+        raise
     for key, value in (result.get("metrics") or {}).items():
         name, k = key.split("@")
         gauge = metrics.EVAL_HIT_RATE if name == "hit_rate" else metrics.EVAL_MRR
@@ -132,47 +197,62 @@ def finalize_evaluation(self: Task, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
-def _maintain(rt: Runtime, kb_ids: list[str]) -> dict[str, Any]:
-    index = service.vector_index(rt.settings)
-    return {kb: service.maintain_kb(rt.db, kb, settings=rt.settings, index=index) for kb in kb_ids}
-
-
-@shared_task(name=TaskName.MAINTAIN_KB.value)
-def maintain_kb(**kwargs: Any) -> dict[str, Any]:
-    """Merge duplicate chunks and align the vector index of one KB (or all).
+@shared_task(bind=True, name=TaskName.MAINTAIN_KB.value)
+def maintain_kb(self: Task, **kwargs: Any) -> dict[str, Any]:
+    """Merge duplicate chunks and align the vector index of one KB (or all); then, if asked
+    (nightly), create and publish that KB's evaluation.
 
     Idempotent: merges are recomputed from all chunks with deterministic keepers and only
-    differences are written; the index converges to Mongo, the source of truth.
+    differences are written; the index converges to Mongo, the source of truth; the evaluation
+    has a deterministic id (created once) and its run a deterministic task id. The evaluation is
+    published even when maintenance failed (recall is still worth knowing); the task then fails.
     """
     payload = parse_payload(MaintainKb, kwargs)
     rt = _rt()
-    reports = _maintain(rt, [payload.kb_id] if payload.kb_id else store.kb_ids(rt.db))
+    kb_ids = [payload.kb_id] if payload.kb_id else store.kb_ids(rt.db)
+    index = service.vector_index(rt.settings)
+    reports: dict[str, Any] = {}
+    failure: Exception | None = None
+    for kb in kb_ids:
+        try:
+            reports[kb] = service.maintain_kb(rt.db, kb, settings=rt.settings, index=index)
+        except Exception as exc:  # one bad KB does not stop the others (nor this KB's evaluation)
+            log.exception("maintenance of knowledge base %r failed", kb)
+            failure = failure or exc
+    if payload.kb_id and payload.evaluation_id:
+        service.create_nightly_evaluation(
+            rt.db, payload.kb_id, payload.evaluation_id, settings=rt.settings, maintenance_error=failure
+        )
+        _publisher(self)(
+            TaskName.RUN_EVALUATION,
+            RunEvaluation(evaluation_id=payload.evaluation_id).model_dump(mode="json"),
+            f"{payload.evaluation_id}.run",
+        )
+    if failure is not None:
+        raise failure
     metrics.PERIODIC_LAST_SUCCESS.labels(TaskName.MAINTAIN_KB.value).set(time.time())
     return {kb: {k: r[k] for k in ("chunks", "active", "merged", "changed")} for kb, r in reports.items()}
 
 
 @shared_task(bind=True, name=TaskName.NIGHTLY.value)
 def nightly(self: Task, **kwargs: Any) -> dict[str, Any]:
-    """Maintenance of every KB, then one evaluation per configured KB (beat runs it at 02:00).
+    """Fan out one ``maintain_kb`` per KB; each KB to evaluate gets its evaluation after its own
+    maintenance (beat runs this at 02:00), so one bad KB neither delays nor skips the others.
 
-    Idempotent: maintenance is; the evaluations have a deterministic id per KB and local day,
-    so a redelivered nightly re-publishes the same evaluations, whose tasks are idempotent.
+    Idempotent: the ``maintain_kb`` task ids and evaluation ids are deterministic per KB and local
+    day, so a redelivered nightly re-publishes the same idempotent tasks and creates nothing new.
     """
     payload = parse_payload(Nightly, kwargs)
     rt = _rt()
-    kb_ids = payload.kb_ids if payload.kb_ids is not None else rt.settings.eval_kbs
-    maintained = _maintain(rt, store.kb_ids(rt.db))
+    wanted = payload.kb_ids if payload.kb_ids is not None else rt.settings.eval_kbs
     day = datetime.now(ZoneInfo(rt.settings.timezone)).strftime("%Y%m%d")
-    evaluations = service.create_nightly_evaluations(rt.db, kb_ids, settings=rt.settings, day=day)
+    plan = service.nightly_plan(store.kb_ids(rt.db), wanted, day)
     publish = _publisher(self)
-    for evaluation_id in evaluations:
-        publish(
-            TaskName.RUN_EVALUATION,
-            RunEvaluation(evaluation_id=evaluation_id).model_dump(mode="json"),
-            f"{evaluation_id}.run",
-        )
+    for kb_id, evaluation_id in plan.items():
+        body = MaintainKb(kb_id=kb_id, evaluation_id=evaluation_id).model_dump(mode="json", exclude_none=True)
+        publish(TaskName.MAINTAIN_KB, body, f"nightly-{day}-{kb_id}.maintain")
     metrics.PERIODIC_LAST_SUCCESS.labels(TaskName.NIGHTLY.value).set(time.time())
-    return {"maintained": sorted(maintained), "evaluations": evaluations}
+    return {"maintained": sorted(plan), "evaluations": [e for e in plan.values() if e]}
 
 
 @shared_task(name=TaskName.EVALUATOR_PING.value)

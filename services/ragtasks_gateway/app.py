@@ -18,7 +18,7 @@ from ragtasks_core.queue_metrics import QueueCollector
 from ragtasks_core.settings import Settings
 
 from .publisher import Publisher
-from .routes import routers
+from .routes import ROUTERS
 
 log = logging.getLogger(__name__)
 INDEX_TIMEOUT_SECONDS = 5.0
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_registry = metrics.registry_for_scrape()
     app.state.queue_registry = CollectorRegistry()
     app.state.queue_registry.register(QueueCollector(settings))
-    for router in routers():
+    for router in ROUTERS:
         app.include_router(router)
     _install_middleware(app)
     return app

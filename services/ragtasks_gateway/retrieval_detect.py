@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import redis
 from fastapi import FastAPI
 
+from ragtasks_core.alerting.labels import BoundedLabel
 from ragtasks_core.alerting.rules import EmptyRetrievalRule, retrieval_alert
 from ragtasks_core.alerting.window import RetrievalWindows, WindowCounts
 from ragtasks_core.contract.alerter import RaiseAlert
@@ -39,6 +40,16 @@ def windows_for(app: FastAPI) -> RetrievalWindows:
             windows = RetrievalWindows(client, settings.key_prefix, settings.empty_retrieval_window_seconds)
             app.state.retrieval_windows = windows
         return windows
+
+
+def kb_label_for(app: FastAPI) -> BoundedLabel:
+    """The app's bound on the metrics' ``kb`` label (``RAGTASKS_METRICS_MAX_KBS``), made on first use."""
+    with _lock:
+        label: BoundedLabel | None = getattr(app.state, "kb_label", None)
+        if label is None:
+            label = BoundedLabel(app.state.settings.metrics_max_kbs)
+            app.state.kb_label = label
+        return label
 
 
 def observe(

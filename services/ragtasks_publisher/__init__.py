@@ -11,7 +11,10 @@ and imports neither Celery nor the gateway nor pydantic.
 
 from __future__ import annotations
 
-from .client import PublishFailed, TaskPublisher, Unroutable
+from .client import ConfirmTimeout, PublishFailed, TaskPublisher, Unroutable
 from .message import EXCHANGE, TaskMessage, build_message, queue_of
 
-__all__ = ["EXCHANGE", "PublishFailed", "TaskMessage", "TaskPublisher", "Unroutable", "build_message", "queue_of"]
+__all__ = [
+    "EXCHANGE",
+    "ConfirmTimeout",
+    "PublishFailed", "TaskMessage", "TaskPublisher", "Unroutable", "build_message", "queue_of"]

@@ -10,6 +10,14 @@ from ragtasks_core.contract import TaskName
 from ragtasks_core.settings import Settings
 
 
+def nightly_schedule(settings: Settings) -> crontab | float:
+    """Daily at RAGTASKS_EVAL_NIGHTLY_HOUR:MINUTE; every RAGTASKS_EVAL_NIGHTLY_INTERVAL_SECONDS if set
+    (tests and demos: the same entry, task and options, just sooner)."""
+    if settings.eval_nightly_interval_seconds is not None:
+        return settings.eval_nightly_interval_seconds
+    return crontab(hour=settings.eval_nightly_hour, minute=settings.eval_nightly_minute)
+
+
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         # The outbox: publish summaries that were wanted while the broker was away.
@@ -19,11 +27,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "kwargs": {},
             "options": {"expires": max(1.0, settings.outbox_sweep_interval_seconds * 0.9)},
         },
-        # Evaluator: knowledge-base maintenance at 02:00 (in RAGTASKS_TIMEZONE: Celery's timezone),
-        # then a recall evaluation of each KB in RAGTASKS_EVAL_KBS -- one task does both, in order.
+        # Evaluator: knowledge-base maintenance at 02:00 (in RAGTASKS_TIMEZONE: Celery's timezone).
+        # The nightly task fans out one maintain_kb per KB; each KB in RAGTASKS_EVAL_KBS is
+        # evaluated right after its own maintenance, so one bad KB does not skip the others.
         "evaluator-nightly": {
             "task": TaskName.NIGHTLY.value,
-            "schedule": crontab(hour=settings.eval_nightly_hour, minute=settings.eval_nightly_minute),
+            "schedule": nightly_schedule(settings),
             "kwargs": {"kb_ids": list(settings.eval_kbs)},
             # A nightly that could not start within 6 hours is skipped; the next night runs anyway.
             "options": {"expires": 6 * 3600},

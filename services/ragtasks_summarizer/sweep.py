@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast, get_args
 
 from celery import Task, shared_task
 from pymongo.database import Database
@@ -23,7 +23,8 @@ from pymongo.database import Database
 from ragtasks_core import outbox
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Payload
-from ragtasks_core.mongo import SESSIONS
+from ragtasks_core.contract.summarizer import SummarizeSession, SummaryReason
+from ragtasks_core.mongo import NO_PENDING_SUMMARY, SESSIONS
 from ragtasks_core.runtime import get_runtime
 from ragtasks_core.settings import Settings
 from ragtasks_core.tasks import parse_payload
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 Send = Callable[[str, dict[str, Any], str, dict[str, Any]], None]
 
 
-def _summarize(send: Send, session_id: str, task_id: str, reason: str) -> None:
-    kwargs = {"v": 1, "session_id": session_id, "reason": reason}
+def _summarize(send: Send, session_id: str, task_id: str, reason: object) -> None:
+    known = cast(SummaryReason, reason) if reason in get_args(SummaryReason) else "sweep"
+    kwargs = SummarizeSession(session_id=session_id, reason=known).model_dump(mode="json")
     send(TaskName.SUMMARIZE_SESSION.value, kwargs, task_id, {})
 
 
@@ -65,19 +67,19 @@ def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime)
     )
     for doc in wanted:
         pending = doc["summary_pending"]
-        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason") or "sweep")
+        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason"))
         _mark_published(db, doc["_id"], pending["task_id"], now)
         counts["unpublished"] += 1
     for doc in db[SESSIONS].find(
         {"summary_pending.published": True, "summary_pending.published_at": {"$lt": stale}}, limit=limit
     ):
         pending = doc["summary_pending"]
-        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason") or "sweep")
+        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason"))
         _mark_published(db, doc["_id"], pending["task_id"], now)
         counts["stale"] += 1
     missed = db[SESSIONS].find(
         {
-            "summary_pending": None,
+            **NO_PENDING_SUMMARY,  # the partial index's own filter: the index serves this query
             "tokens_since_summary": {"$gte": settings.summary_trigger_tokens},
             "updated_at": {"$lt": grace},
         },

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from ragtasks_core import metrics, mongo
 from ragtasks_core.contract import TaskName
@@ -25,6 +26,13 @@ from ragtasks_core.tasks import parse_payload
 from . import service, store
 
 log = logging.getLogger(__name__)
+
+
+class SummaryTimedOut(SoftTimeLimitExceeded):
+    """The soft time limit ended a summary; ``GET /v1/tasks/{id}`` shows the readable reason."""
+
+    def __str__(self) -> str:  # billiard's own __str__ is a tuple repr
+        return str(self.args[0]) if self.args else "soft time limit exceeded"
 
 
 def _rt() -> Runtime:
@@ -57,6 +65,12 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
     summarized once, so a redelivery (acks_late, worker killed) or a racing duplicate is
     harmless. A failed LLM call changes nothing; the session's pending slot is released when
     the task ends either way.
+
+    Past the soft time limit (``RAGTASKS_TASK_SOFT_TIME_LIMIT_SECONDS``, e.g. an LLM that hangs
+    below its own timeout) the task fails for good: the error is recorded on the session and the
+    pending slot released, so the next append or ``/summarize`` can claim a fresh task. Nothing
+    was committed, so a later run starts from the same watermark. The hard limit kills the
+    child before it can clean up: then the outbox sweep re-publishes the stale pending summary.
     """
     payload = parse_payload(SummarizeSession, kwargs)
     rt = _rt()
@@ -78,6 +92,10 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
     except PermanentLLMError as exc:
         _give_up(rt, payload.session_id, task_id, str(exc))
         raise
+    except SoftTimeLimitExceeded as exc:
+        reason = f"soft time limit of {rt.settings.task_soft_time_limit_seconds} s exceeded"
+        _give_up(rt, payload.session_id, task_id, reason)
+        raise SummaryTimedOut(reason) from exc
     store.clear_pending(rt.db, payload.session_id, task_id)
     forget_failures(rt, task_id)
     metrics.SUMMARIES.labels(outcome.model or "none", outcome.status).inc()

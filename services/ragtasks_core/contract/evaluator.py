@@ -5,7 +5,7 @@ Payloads carry ids only: the sampled chunk ids, questions and per-chunk results 
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from . import TaskName
 from .common import Id, Payload
@@ -37,13 +37,24 @@ class FinalizeEvaluation(Payload):
 
 
 class MaintainKb(Payload):
-    """Merge duplicates and align the vector index of one KB, or of every KB when ``kb_id`` is None."""
+    """Merge duplicates and align the vector index of one KB, or of every KB when ``kb_id`` is None.
+
+    With ``evaluation_id`` (nightly, one KB only): once this KB's maintenance has run, create that
+    evaluation (once) and publish its ``run_evaluation``.
+    """
 
     kb_id: Id | None = None
+    evaluation_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _evaluation_needs_a_kb(self) -> MaintainKb:
+        if self.evaluation_id is not None and self.kb_id is None:
+            raise ValueError("evaluation_id needs kb_id")
+        return self
 
 
 class Nightly(Payload):
-    """Maintenance of every KB, then an evaluation of each of ``kb_ids`` (default: RAGTASKS_EVAL_KBS)."""
+    """One ``maintain_kb`` per KB; each KB of ``kb_ids`` (default: RAGTASKS_EVAL_KBS) is evaluated after its own."""
 
     kb_ids: list[Id] | None = Field(default=None, max_length=100)
 

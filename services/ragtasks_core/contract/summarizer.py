@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from typing import Literal
 
+from . import TaskName
 from .common import Id, Payload
+
+# Why a summary was asked for: the token threshold was crossed, an explicit API call, or the outbox sweep.
+SummaryReason = Literal["threshold", "manual", "sweep"]
 
 
 class SummarizeSession(Payload):
     """Write the rolling summary of one chat session (``ragtasks.summarizer.summarize_session``)."""
 
     session_id: Id
-    # Why it was asked for: the token threshold was crossed, or an explicit API call.
-    reason: Literal["threshold", "manual", "sweep"] = "threshold"
+    reason: SummaryReason = "threshold"
 
 
 class Ping(Payload):
     """A no-op round trip, used by readiness checks and benchmarks."""
+
+
+# The map behind docs/schemas and ``ragtasks publish`` (see ``contract.registry``).
+TASK_PAYLOADS: dict[TaskName, type[Payload]] = {
+    TaskName.SUMMARIZE_SESSION: SummarizeSession,
+    TaskName.SUMMARIZER_PING: Ping,
+    TaskName.SWEEP_OUTBOX: Payload,  # the bare versioned envelope {"v": 1}
+}

@@ -68,8 +68,13 @@ class AlertOut(BaseModel):
     occurrences: int
     notified_status: str | None = None
     last_notified_at: datetime | None = None
+    # The worst state over the channels: dead > retrying > pending > sent.
     delivery_state: str
+    # The channel of the latest attempt.
     delivery_channel: str | None = None
+    # Per channel (wecom, webhook): a dead-lettered notification on a channel shows as dead until
+    # it is redelivered, whatever happens on the other channel.
+    delivery_channels: dict[str, str] = Field(default_factory=dict)
     attempts: list[Attempt]
 
 
@@ -82,8 +87,20 @@ class Redelivered(BaseModel):
     notification_ids: list[str]
 
 
-def _out(doc: dict[str, Any]) -> AlertOut:
+_STATE_ORDER = ("dead", "retrying", "pending", "sent")
+
+
+def _channel_states(doc: dict[str, Any], dead: set[str]) -> tuple[str, dict[str, str]]:
     delivery = doc.get("delivery") or {}
+    per_channel = dict(delivery.get("channels") or {}) | dict.fromkeys(dead, "dead")
+    states = set(per_channel.values()) or {delivery.get("state", "pending")}
+    worst = next((s for s in _STATE_ORDER if s in states), delivery.get("state", "pending"))
+    return worst, per_channel
+
+
+def _out(doc: dict[str, Any], dead: set[str]) -> AlertOut:
+    delivery = doc.get("delivery") or {}
+    state, per_channel = _channel_states(doc, dead)
     return AlertOut(
         id=doc["_id"],
         fingerprint=doc["fingerprint"],
@@ -98,8 +115,9 @@ def _out(doc: dict[str, Any]) -> AlertOut:
         occurrences=int(doc.get("occurrences") or 1),
         notified_status=doc.get("notified_status"),
         last_notified_at=doc.get("last_notified_at"),
-        delivery_state=delivery.get("state", "pending"),
+        delivery_state=state,
         delivery_channel=delivery.get("channel"),
+        delivery_channels=per_channel,
         attempts=[Attempt(**a) for a in (doc.get("attempts") or [])[-alerts_store.ATTEMPTS_SHOWN :]],
     )
 
@@ -143,7 +161,8 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertList:
     docs = await alerts_store.list_alerts(db, status=status_, source=source, limit=limit)
-    return AlertList(alerts=[_out(d) for d in docs])
+    dead = await alerts_store.dead_channels(db, [d["_id"] for d in docs])
+    return AlertList(alerts=[_out(d, dead.get(d["_id"], set())) for d in docs])
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
@@ -151,7 +170,8 @@ async def get_alert(alert_id: AlertId, db: DbDep) -> AlertOut:
     doc = await alerts_store.get_alert(db, alert_id)
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id!r} not found")
-    return _out(doc)
+    dead = await alerts_store.dead_channels(db, [alert_id])
+    return _out(doc, dead.get(alert_id, set()))
 
 
 @router.post("/{alert_id}/redeliver", response_model=Redelivered, status_code=status.HTTP_202_ACCEPTED)

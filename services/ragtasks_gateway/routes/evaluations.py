@@ -49,6 +49,10 @@ class EvaluationAccepted(BaseModel):
 async def start_evaluation(
     body: EvaluationRequest, db: DbDep, publisher: PublisherDep, settings: SettingsDep
 ) -> EvaluationAccepted:
+    problem = settings.retriever_problem()
+    if problem is not None:
+        # The deployment's fault, not the request's: say so, write nothing (the worker checks too).
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"evaluations are misconfigured: {problem}")
     if body.sample_size > settings.eval_max_sample_size:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

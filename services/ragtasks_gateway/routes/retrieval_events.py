@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ragtasks_core import metrics
+from ragtasks_core.alerting.labels import OTHER
 from ragtasks_core.alerting.rules import rule_from
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Id
 
 from ..deps import PublisherDep, SettingsDep, require_api_key
 from ..publisher import PublishError
-from ..retrieval_detect import observe, undo, windows_for
+from ..retrieval_detect import kb_label_for, observe, undo, windows_for
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/retrieval-events", tags=["alerts"], dependencies=[Depends(require_api_key)])
@@ -62,15 +63,17 @@ async def report(
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"at most {limit} events per request, got {len(body.events)}"
         )
+    kb_label = kb_label_for(request.app)  # callers choose kb_id: the label's values are bounded
     for event in body.events:
-        metrics.RETRIEVAL_EVENTS.labels(event.kb_id, "empty" if event.n_results == 0 else "nonempty").inc()
+        metrics.RETRIEVAL_EVENTS.labels(kb_label(event.kb_id), "empty" if event.n_results == 0 else "nonempty").inc()
     windows = windows_for(request.app)
     rule = rule_from(settings)
     sums, transitions = await run_in_threadpool(
         observe, windows, rule, [(e.kb_id, e.n_results == 0) for e in body.events]
     )
     for kb, counts in sums.items():
-        metrics.RETRIEVAL_EMPTY_RATIO.labels(kb).set(counts.ratio)
+        if (label := kb_label(kb)) != OTHER:  # one ratio for many KBs would mean nothing
+            metrics.RETRIEVAL_EMPTY_RATIO.labels(label).set(counts.ratio)
     alerts = []
     firing = {kb: c.firing for kb, c in sums.items()}
     for transition in transitions:

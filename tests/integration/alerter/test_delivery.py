@@ -49,6 +49,11 @@ def test_invalid_key_is_dead_lettered_then_redelivered_after_the_fix(
         wait_until(lambda: len(wecom.messages()) == 1, 30, message="the redelivered message")
         assert wecom.messages()[0].key == GOOD_KEY and "Disk almost full" in wecom.messages()[0].content
         wait_until(lambda: dead() == [], 10, message="the dead letter to clear")
+        wait_until(
+            lambda: client.get(f"/v1/alerts/{letter['id']}", headers=auth()).json()["delivery_state"] == "sent",
+            10,
+            message="the redelivery to be recorded",
+        )
         detail = client.get(f"/v1/alerts/{letter['id']}", headers=auth())
         assert detail.json()["delivery_state"] == "sent"
         assert [a["outcome"] for a in detail.json()["attempts"]] == ["dead", "sent"]
@@ -111,3 +116,52 @@ def test_frequency_limit_and_busy_are_retried_and_alertmanager_is_grouped(
     assert content.startswith("**[FIRING:5] alertmanager**")
     for q in ["summarizer", "evaluator", "alerter", "gateway", "beat"]:
         assert f"Task failures on {q}" in content
+
+
+def test_a_dead_wecom_letter_stays_listed_while_the_webhook_channel_succeeds(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, wecom: FakeWeCom
+) -> None:
+    wecom.valid_keys = {GOOD_KEY}
+    wecom.script_http.append(503)  # the webhook's success comes after WeCom's dead letter
+    env = {**worker_env, "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0", "RAGTASKS_ALERT_RETRY_BASE_SECONDS": "1"}
+    env["RAGTASKS_ALERT_WEBHOOK_URL"] = wecom.generic_url
+    worker = start_worker("alerter", {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)}, concurrency=1)
+    gw = start_gateway(env)
+    with gateway_client(gw.port) as client:
+        r = client.post("/v1/alerts", json=_alert("disk:db-2", "both"), headers=auth())
+        assert r.status_code == 202, r.text
+
+        def listed(status: str | None = None) -> list[dict[str, Any]]:
+            params = {"status": status} if status else {}
+            alerts: list[dict[str, Any]] = client.get("/v1/alerts", params=params, headers=auth()).json()["alerts"]
+            return alerts
+
+        both_done = {"wecom": "dead", "webhook": "sent"}
+        wait_until(lambda: [a["delivery_channels"] for a in listed()] == [both_done], 30, message="both channels")
+        assert [g["body"]["alerts"][0]["fingerprint"] for g in wecom.generic] == ["disk:db-2"] * 2  # 503, then 200
+        # The later success on the webhook does not hide the dead WeCom letter.
+        [letter] = listed("dead")
+        assert letter["fingerprint"] == "disk:db-2" and letter["delivery_state"] == "dead"
+        assert letter["delivery_channel"] == "webhook"  # the latest attempt was the webhook's
+        assert [(a["channel"], a["outcome"]) for a in letter["attempts"]] == [
+            ("wecom", "dead"),
+            ("webhook", "failed"),
+            ("webhook", "sent"),
+        ]
+        assert client.get(f"/v1/alerts/{letter['id']}", headers=auth()).json()["delivery_state"] == "dead"
+
+        worker.stop()
+        start_worker("alerter", {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(GOOD_KEY)}, concurrency=1)
+        r = client.post(f"/v1/alerts/{letter['id']}/redeliver", headers=auth())
+        assert r.status_code == 202 and len(r.json()["notification_ids"]) == 1, r.text  # WeCom's only
+        wait_until(lambda: len(wecom.messages()) == 1, 30, message="the redelivered WeCom message")
+        assert listed("dead") == []
+        wait_until(
+            lambda: client.get(f"/v1/alerts/{letter['id']}", headers=auth()).json()["delivery_state"] == "sent",
+            10,
+            message="the redelivery to be recorded",
+        )
+        detail = client.get(f"/v1/alerts/{letter['id']}", headers=auth()).json()
+        assert detail["delivery_channels"] == {"wecom": "sent", "webhook": "sent"}
+    assert len(wecom.generic) == 2  # the webhook was not sent again
+    assert wecom.messages()[0].key == GOOD_KEY and "Disk almost full" in wecom.messages()[0].content

@@ -74,7 +74,11 @@ def test_burst_of_1000_empty_retrievals_is_one_alert_and_one_resolved(
     # Each gateway counts its own events; together they counted all 1000 empties.
     total = metric_value(metrics, "ragtasks_retrieval_events_total", {"kb": "kb-burst", "outcome": "empty"})
     with gateway_client(gateways[1].port) as client:
-        total += metric_value(
-            client.get("/metrics").text, "ragtasks_retrieval_events_total", {"kb": "kb-burst", "outcome": "empty"}
-        )
+        other_metrics = client.get("/metrics").text
+    total += metric_value(other_metrics, "ragtasks_retrieval_events_total", {"kb": "kb-burst", "outcome": "empty"})
     assert total == 1000
+    assert metric_value(metrics, "ragtasks_retrieval_events_total", {"kb": "kb-burst", "outcome": "nonempty"}) == 0
+    # Every retrieval of the burst was empty: each gateway's last batch saw a window of ratio 1.
+    for text in (metrics, other_metrics):
+        assert "ragtasks_retrieval_empty_ratio{" in text
+        assert metric_value(text, "ragtasks_retrieval_empty_ratio", {"kb": "kb-burst"}) == 1.0

@@ -1,4 +1,4 @@
-"""Summaries that fail for good raise one grouped alert, not one message per failure."""
+"""Summarizer and evaluator tasks that fail for good raise one grouped alert, not one message per failure."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ragtasks_core.settings import Settings
 from ragtasks_gateway.app import create_app
+from tests.integration.evaluator.helpers import LEE, load_kb, start_evaluation
 from tests.integration.helpers import auth, wait_task
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_wecom import FakeWeCom
@@ -66,3 +67,46 @@ def test_failed_for_good_tasks_become_one_grouped_alert(
             "exception": "PermanentLLMError",
         }
         assert alert["ends_at"] is None  # firing; it resolves by itself after the resolve timeout
+
+
+EVAL_FINGERPRINT = "task_failure:ragtasks.evaluator.evaluate_batch:PermanentLLMError"
+
+
+def test_an_evaluator_task_failed_for_good_raises_the_alert(
+    worker_env: dict[str, str],
+    start_worker: Any,
+    make_settings: Callable[..., Settings],
+    fake_llm: FakeOpenAI,
+    wecom: FakeWeCom,
+    db: Any,
+) -> None:
+    # The LLM refuses the question-writing call with 400: PermanentLLMError, no retry, FAILURE.
+    fake_llm.push(*[Reply(status=400)] * 3)
+    overrides = {
+        "LLM_BASE_URL": fake_llm.base_url,
+        "LLM_API_KEY": "sk-test",
+        "LLM_RATE_LIMIT": "100/s",
+        "WECOM_WEBHOOK_URL": wecom.url(),
+        "ALERT_GROUP_WAIT_SECONDS": "1",
+    }
+    env = {**worker_env, **{f"RAGTASKS_{k}": v for k, v in overrides.items()}}
+    start_worker("evaluator", env, concurrency=1)
+    start_worker("alerter", env, concurrency=1)
+    settings = make_settings(**{k.lower(): v for k, v in overrides.items()})
+    with TestClient(create_app(settings)) as client:
+        load_kb(client, "kb-fail", LEE[:5])
+        start_evaluation(client, "kb-fail", 3, seed=1)
+        wait_until(lambda: len(wecom.messages()) >= 1, 60, message="the evaluator failure alert message")
+        time.sleep(2)  # nothing more comes
+        [message] = wecom.messages()
+        assert "[FIRING:1] task_failure" in message.content
+        assert "ragtasks.evaluator.evaluate_batch failed for good: PermanentLLMError" in message.content
+        [alert] = client.get("/v1/alerts", params={"source": "task_failure"}, headers=auth()).json()["alerts"]
+        assert alert["fingerprint"] == EVAL_FINGERPRINT and alert["occurrences"] == 1
+        assert alert["labels"] == {
+            "task": "ragtasks.evaluator.evaluate_batch",
+            "queue": "evaluator",
+            "exception": "PermanentLLMError",
+        }
+        assert alert["delivery_state"] == "sent"
+    assert len(fake_llm.chat_requests()) == 1  # permanent: not retried

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import redis as redis_lib
+from fastapi.testclient import TestClient
 
 from ragtasks_core.alerting.rules import EmptyRetrievalRule
 from ragtasks_core.alerting.window import RetrievalWindows
 from ragtasks_core.settings import Settings
+from ragtasks_gateway.app import create_app
 from ragtasks_gateway.retrieval_detect import observe
+from tests.integration.helpers import auth
+from tests.support.procs import metric_value
 
 RULE = EmptyRetrievalRule(threshold=50, window_seconds=3, min_events=20, ratio=0.5, cooldown_seconds=60)
 
@@ -69,3 +75,26 @@ def test_ratio_needs_min_events_and_kbs_are_independent(settings: Settings, redi
     sums, fired = observe(windows, RULE, [("kb-c", True), ("kb-d", False)])
     assert [t.kb_id for t in fired] == ["kb-c"]
     assert sums["kb-d"].total == 1 and not sums["kb-d"].firing
+
+
+def test_kb_label_of_the_retrieval_metrics_is_bounded(make_settings: Callable[..., Settings]) -> None:
+    run = uuid.uuid4().hex[:8]
+    kbs = [f"kb-{run}-{i}" for i in range(5)]
+    settings = make_settings(metrics_max_kbs=2)
+    with TestClient(create_app(settings)) as client:
+
+        def events_metric(labels: dict[str, str]) -> float:
+            return metric_value(client.get("/metrics").text, "ragtasks_retrieval_events_total", labels)
+
+        other_before = events_metric({"kb": "other", "outcome": "empty"})
+        for kb in kbs:
+            events = [{"kb_id": kb, "query": "q", "n_results": 0}] * 2
+            assert client.post("/v1/retrieval-events", json={"events": events}, headers=auth()).status_code == 202
+        text = client.get("/metrics").text
+    # The first two KBs keep their own series; the other three are counted under `other`.
+    assert [metric_value(text, "ragtasks_retrieval_events_total", {"kb": kb}) for kb in kbs] == [2, 2, 0, 0, 0]
+    assert metric_value(text, "ragtasks_retrieval_events_total", {"kb": "other", "outcome": "empty"}) == (
+        other_before + 6
+    )
+    assert metric_value(text, "ragtasks_retrieval_empty_ratio", {"kb": kbs[0]}) == 1.0
+    assert f'kb="{kbs[2]}"' not in text and f'kb="{kbs[4]}"' not in text

@@ -25,6 +25,7 @@ class FakeRetriever:
         self.error_for: set[str] = set()  # queries answered with HTTP 500, always
         self.slow_seconds = 0.0
         self.requests = 0
+        self.top_ks: list[int] = []  # the top_k of every request, in arrival order
         self._lock = threading.Lock()
         self._rebuild()
         self._server: ThreadingHTTPServer | None = None
@@ -46,6 +47,7 @@ class FakeRetriever:
     def _answer(self, query: str, top_k: int) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests += 1
+            self.top_ks.append(top_k)
             ids = self._bm25.search(query, top_k)
         if query in self.error_for:
             return 500, {"error": "scripted failure"}
@@ -71,11 +73,14 @@ class FakeRetriever:
                         time.sleep(fake.slow_seconds)
                     status, payload = fake._answer(str(body.get("query", "")), int(body.get("top_k", 10)))
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client timed out and left: nothing to answer
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

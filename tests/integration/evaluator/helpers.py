@@ -25,11 +25,15 @@ def start_evaluation(client: Any, kb_id: str, sample_size: int, seed: int, k: li
     return str(r.json()["evaluation_id"])
 
 
-def wait_evaluation(client: Any, evaluation_id: str, timeout: float = 90) -> dict[str, Any]:
+def wait_evaluation(client: Any, evaluation_id: str, timeout: float = 90, *, appears: bool = False) -> dict[str, Any]:
+    """Poll until done or failed; ``appears``: the evaluation may not exist yet (nightly creates it later)."""
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
         r = client.get(f"/v1/evaluations/{evaluation_id}", headers=auth())
+        if appears and r.status_code == 404:
+            time.sleep(0.3)
+            continue
         assert r.status_code == 200, r.text
         body = r.json()
         if body["status"] in ("done", "failed"):

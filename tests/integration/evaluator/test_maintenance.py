@@ -1,4 +1,4 @@
-"""Nightly maintenance (duplicates merged, vector index aligned), evaluations after it; beat lock."""
+"""Nightly maintenance per KB (duplicates merged, vector index aligned), each KB's evaluation after it; beat lock."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from ragtasks_core.contract import TaskName
+from ragtasks_core.contract import Queue, TaskName
 from ragtasks_core.settings import Settings
 from ragtasks_gateway.app import create_app
 from tests.conftest import LOG_DIR
-from tests.integration.evaluator.helpers import LEE, load_kb, wait_evaluation
+from tests.integration.evaluator.helpers import LEE, drain_tasks, load_kb, wait_evaluation
 from tests.integration.helpers import auth
 from tests.support.procs import metric_value, metrics_text, start_beat, wait_until
 
@@ -26,7 +26,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def test_nightly_merges_duplicates_aligns_index_then_evaluates(
+def test_nightly_fans_out_per_kb_merges_aligns_then_evaluates_and_a_bad_kb_skips_nobody(
     worker_env: dict[str, str], start_worker: Any, api: TestClient, celery_client: Any, db: Any
 ) -> None:
     env = {**worker_env, "RAGTASKS_EVAL_SAMPLE_SIZE": "10", "RAGTASKS_DEDUP_THRESHOLD": "0.8"}
@@ -39,13 +39,23 @@ def test_nightly_merges_duplicates_aligns_index_then_evaluates(
         {"chunk_id": "zz-near", "text": near, "doc_id": "copy"},
     ]
     load_kb(api, "kbn", base + extra)
+    # A broken KB that sorts first (a chunk without its content hash): its maintenance fails,
+    # which must neither stop kbn's maintenance nor skip either KB's evaluation.
+    load_kb(api, "aaa-bad", LEE[20:30])
+    db.kb_chunks.update_one({"kb_id": "aaa-bad"}, {"$unset": {"hash": ""}})
 
-    first = celery_client.send_task(TaskName.NIGHTLY.value, kwargs={"kb_ids": ["kbn", "ghost"]}).get(timeout=60)
+    kbs = ["aaa-bad", "kbn", "ghost"]
+    first = celery_client.send_task(TaskName.NIGHTLY.value, kwargs={"kb_ids": kbs}).get(timeout=60)
     day = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d")
-    assert first["evaluations"] == [f"nightly-{day}-kbn"]
+    assert first == {"maintained": ["aaa-bad", "kbn"], "evaluations": [f"nightly-{day}-aaa-bad", f"nightly-{day}-kbn"]}
+
+    report = wait_evaluation(api, f"nightly-{day}-kbn", appears=True)
+    assert report["status"] == "done" and report["trigger"] == "nightly" and report["progress"]["total"] == 10
+    assert "maintenance_error" not in report
     kb = api.get("/v1/kbs/kbn", headers=auth()).json()
     assert (kb["chunks"], kb["active_chunks"], kb["merged_chunks"]) == (22, 20, 2)
     m = kb["last_maintenance"]
+    assert m["at"] < report["started_at"]  # the evaluation ran after this KB's maintenance
     assert (m["merged_exact"], m["merged_near"]) == (1, 1)
     assert m["index"]["upserted"] == 20 and m["index"]["deleted"] == 0 and m["index"]["backend"] == "qdrant-local"
     keeper_2 = db.kb_chunks.find_one({"kb_id": "kbn", "chunk_id": base[2]["chunk_id"]})
@@ -53,17 +63,30 @@ def test_nightly_merges_duplicates_aligns_index_then_evaluates(
     assert keeper_2["merged_ids"] == ["zz-exact"] and merged["merged_into"] == base[2]["chunk_id"]
     assert merged["text"].strip()  # never lose the text
 
-    report = wait_evaluation(api, f"nightly-{day}-kbn")
-    assert report["status"] == "done" and report["trigger"] == "nightly" and report["progress"]["total"] == 10
+    bad = wait_evaluation(api, f"nightly-{day}-aaa-bad", appears=True)
+    assert bad["status"] == "done" and "KeyError" in bad["maintenance_error"]
+    bad_maintenance = celery_client.AsyncResult(f"nightly-{day}-aaa-bad.maintain")
+    wait_until(lambda: bad_maintenance.state == "FAILURE", 30, 0.2, "the bad KB's maintenance to fail")
+    drained = drain_tasks(env["RAGTASKS_BROKER_URL"], Queue.ALERTER.value, TaskName.RAISE_ALERT.value)
+    assert any(TaskName.MAINTAIN_KB.value in a["fingerprint"] for a in drained), drained
 
     # Again: nothing to merge, nothing to re-embed, the same evaluation (not a second one).
+    db.kb_chunks.delete_many({"kb_id": "aaa-bad"})
     second = celery_client.send_task(TaskName.NIGHTLY.value, kwargs={"kb_ids": ["kbn"]}).get(timeout=60)
-    assert second["evaluations"] == first["evaluations"]
+    assert second["evaluations"] == [f"nightly-{day}-kbn"]
+
+    def maintained_again() -> bool:
+        return bool(api.get("/v1/kbs/kbn", headers=auth()).json()["last_maintenance"]["at"] > m["at"])
+
+    wait_until(maintained_again, 60, 0.2, "kbn's second maintenance")
     m2 = api.get("/v1/kbs/kbn", headers=auth()).json()["last_maintenance"]
     assert m2["changed"] == 0 and m2["index"]["upserted"] == 0 and m2["index"]["unchanged"] == 20
     assert len(api.get("/v1/evaluations", params={"kb_id": "kbn"}, headers=auth()).json()["evaluations"]) == 1
     text = metrics_text(worker.port)
     assert metric_value(text, "ragtasks_periodic_task_last_success_timestamp_seconds", {"task": TaskName.NIGHTLY}) > 0
+    assert (
+        metric_value(text, "ragtasks_periodic_task_last_success_timestamp_seconds", {"task": TaskName.MAINTAIN_KB}) > 0
+    )
 
 
 def test_a_second_beat_waits_while_one_holds_the_lock(base_env: dict[str, str], processes: list[Any]) -> None:

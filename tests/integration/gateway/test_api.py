@@ -139,19 +139,36 @@ def test_healthz_metrics_readyz(client: TestClient) -> None:
     assert ready.json() == {"status": "ready", "checks": {"mongo": "ok", "redis": "ok", "broker": "ok"}}
 
 
-def test_readyz_reports_mongo_down(make_client: Callable[..., TestClient]) -> None:
+def _dead(scheme: str) -> str:
     from tests.support.procs import free_port
 
-    closed = f"mongodb://127.0.0.1:{free_port()}/?retryWrites=false"  # nothing listens there
+    port = free_port()  # nothing listens there
+    return {
+        "mongodb": f"mongodb://127.0.0.1:{port}/?retryWrites=false",
+        "redis": f"redis://127.0.0.1:{port}/0",
+        "amqp": f"amqp://guest:guest@127.0.0.1:{port}//",
+    }[scheme]
+
+
+@pytest.mark.parametrize(
+    ("setting", "scheme", "check"),
+    [("mongodb_url", "mongodb", "mongo"), ("redis_url", "redis", "redis"), ("broker_url", "amqp", "broker")],
+)
+def test_readyz_reports_the_dependency_that_is_down(
+    make_client: Callable[..., TestClient], setting: str, scheme: str, check: str
+) -> None:
     started = time.monotonic()
-    client = make_client(mongodb_url=closed)
+    client = make_client(**{setting: _dead(scheme)})
     assert time.monotonic() - started < 15  # start-up does not wait out the driver's 30 s
     assert client.get("/healthz").status_code == 200  # alive, just not ready
     r = client.get("/readyz")
     assert r.status_code == 503, r.text
+    assert r.json()["status"] == "not ready"
     checks = r.json()["checks"]
-    assert checks["mongo"].startswith("error:")
-    assert checks["redis"] == "ok" and checks["broker"] == "ok"
+    assert checks[check].startswith("error:"), checks
+    assert {name: value for name, value in checks.items() if name != check} == {
+        name: "ok" for name in ("mongo", "redis", "broker") if name != check
+    }
 
 
 def test_unknown_task_is_pending(client: TestClient) -> None:

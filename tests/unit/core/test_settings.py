@@ -8,6 +8,13 @@ from pydantic import ValidationError
 from ragtasks_core.settings import DEV_API_KEY, Settings, parse_rate
 
 REAL_KEY = "k" * 24
+PRODUCTION = {
+    "RAGTASKS_ENVIRONMENT": "production",
+    "RAGTASKS_API_KEYS": REAL_KEY,
+    "RAGTASKS_BROKER_URL": "amqp://ragtasks:s3cret-pass@rabbitmq:5672/ragtasks",
+    "RAGTASKS_RESULT_BACKEND": "redis://:s3cret@redis:6379/0",
+    "RAGTASKS_MONGODB_URL": "mongodb://ragtasks:s3cret@mongo:27017/?replicaSet=rs0",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -50,18 +57,24 @@ def test_api_keys_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [k.get_secret_value() for k in Settings().api_keys] == [REAL_KEY, "z" * 20]
 
 
+def production(monkeypatch: pytest.MonkeyPatch, **overrides: str | None) -> None:
+    """A valid production environment, with ``overrides`` (None = unset that variable)."""
+    for key, value in {**PRODUCTION, **overrides}.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+
+
 @pytest.mark.parametrize("keys", [None, DEV_API_KEY, "short", f"{REAL_KEY},{DEV_API_KEY}"])
 def test_production_refuses_placeholder_keys(monkeypatch: pytest.MonkeyPatch, keys: str | None) -> None:
-    monkeypatch.setenv("RAGTASKS_ENVIRONMENT", "production")
-    if keys is not None:
-        monkeypatch.setenv("RAGTASKS_API_KEYS", keys)
+    production(monkeypatch, RAGTASKS_API_KEYS=keys)
     with pytest.raises(ValidationError, match="RAGTASKS_API_KEYS"):
         Settings()
 
 
 def test_production_requires_llm_key_with_llm_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAGTASKS_ENVIRONMENT", "production")
-    monkeypatch.setenv("RAGTASKS_API_KEYS", REAL_KEY)
+    production(monkeypatch)
     monkeypatch.setenv("RAGTASKS_LLM_BASE_URL", "http://llm.internal/v1")
     with pytest.raises(ValidationError, match="RAGTASKS_LLM_API_KEY"):
         Settings()
@@ -70,10 +83,46 @@ def test_production_requires_llm_key_with_llm_url(monkeypatch: pytest.MonkeyPatc
 
 
 def test_production_with_real_keys_and_offline_llm(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAGTASKS_ENVIRONMENT", "production")
-    monkeypatch.setenv("RAGTASKS_API_KEYS", REAL_KEY)
-    monkeypatch.setenv("RAGTASKS_LLM_BASE_URL", "")
-    assert Settings().llm_base_url is None
+    production(monkeypatch, RAGTASKS_LLM_BASE_URL="")
+    settings = Settings()
+    assert settings.llm_base_url is None
+    assert settings.broker_url == PRODUCTION["RAGTASKS_BROKER_URL"]
+
+
+@pytest.mark.parametrize(
+    ("broker_url", "needle"),
+    [
+        (None, "guest:guest"),  # the built-in default
+        ("amqp://guest:guest@rabbitmq:5672//", "guest:guest"),
+        ("amqp://gu%65st:guest@rabbitmq:5672//", "guest:guest"),  # percent-encoded is still guest
+        ("amqp://rabbitmq:5672//", "credentials"),
+        ("amqp://ragtasks@rabbitmq:5672//", "credentials"),
+        # Failover list: every URL is checked.
+        ("amqp://ragtasks:s3cret@rabbit-a:5672//;amqp://guest:guest@rabbit-b:5672//", "guest:guest"),
+    ],
+)
+def test_production_refuses_default_broker_credentials(
+    monkeypatch: pytest.MonkeyPatch, broker_url: str | None, needle: str
+) -> None:
+    production(monkeypatch, RAGTASKS_BROKER_URL=broker_url)
+    with pytest.raises(ValidationError, match="RAGTASKS_BROKER_URL") as info:
+        Settings()
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("variable", ["RAGTASKS_MONGODB_URL", "RAGTASKS_RESULT_BACKEND"])
+def test_production_refuses_default_mongo_and_redis_urls(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    production(monkeypatch, **{variable: None})
+    with pytest.raises(ValidationError, match=f"{variable} must be set explicitly"):
+        Settings()
+
+
+def test_development_defaults_still_work() -> None:
+    settings = Settings()
+    assert settings.environment == "development"
+    assert settings.broker_url == "amqp://guest:guest@127.0.0.1:5672//"
+    assert settings.mongodb_url.startswith("mongodb://127.0.0.1:27017/")
+    assert settings.effective_redis_url == "redis://127.0.0.1:6379/0"
 
 
 def test_hard_time_limit_must_exceed_soft(monkeypatch: pytest.MonkeyPatch) -> None:

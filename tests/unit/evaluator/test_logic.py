@@ -60,3 +60,27 @@ def test_extract_ids_follows_dotted_paths() -> None:
         logic.extract_ids(doc, "nothing.here")
     with pytest.raises(logic.IdsFieldError):
         logic.extract_ids(doc, "results")
+
+
+def test_retrieval_depth_is_the_setting_but_never_below_the_largest_k() -> None:
+    assert logic.retrieval_depth(25, [1, 5, 10]) == 25
+    assert logic.retrieval_depth(3, [1, 5, 10]) == 10
+
+
+def test_nightly_plan_maintains_every_kb_and_evaluates_the_wanted_ones() -> None:
+    from ragtasks_evaluator.service import nightly_plan
+
+    plan = nightly_plan(["b", "a", "c"], ["c", "a", "ghost"], "20240110")
+    assert plan == {"a": "nightly-20240110-a", "b": None, "c": "nightly-20240110-c"}
+
+
+def test_settings_explain_a_misconfigured_retriever_and_cap_the_batch_budget() -> None:
+    from ragtasks_core.settings import Settings
+
+    assert Settings(retriever="http").retriever_problem() is not None
+    assert "RAGTASKS_RETRIEVER_URL" in str(Settings(retriever="http").retriever_problem())
+    assert Settings(retriever="http", retriever_url="http://rag/retrieve").retriever_problem() is None
+    assert Settings(retriever="bm25").retriever_problem() is None
+    capped = Settings(eval_batch_time_budget_seconds=900, task_soft_time_limit_seconds=600, task_time_limit_seconds=660)
+    assert capped.effective_eval_batch_time_budget_seconds == 300
+    assert Settings(eval_batch_time_budget_seconds=2).effective_eval_batch_time_budget_seconds == 2
