@@ -17,7 +17,7 @@ from typing import Any
 
 from celery import signals
 
-from . import runtime
+from . import outbox, runtime
 from .contract import Queue, TaskName, queue_for
 from .contract.alerter import MAX_BODY_CHARS, RaiseAlert
 
@@ -60,11 +60,13 @@ def _task_failed(
             return
         settings = runtime.configured_settings()
         alert = failure_alert(name, task_id, exception, datetime.now(UTC), settings.alert_resolve_timeout_seconds)
-        sender.app.send_task(
+        # Through the outbox: if the broker is away, the sweep publishes it when it is back.
+        outbox.publish_reliably_sync(
+            sender.app,
+            runtime.get_runtime().db,
             TaskName.RAISE_ALERT.value,
-            kwargs=alert.model_dump(mode="json"),
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
+            alert.model_dump(mode="json"),
+            outbox.new_task_id(),
         )
     except Exception:
         log.exception("could not raise the failure alert of task %s", task_id)

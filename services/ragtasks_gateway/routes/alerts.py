@@ -122,35 +122,30 @@ def _out(doc: dict[str, Any], dead: set[str]) -> AlertOut:
     )
 
 
-async def _publish(publisher: PublisherDep, alerts: list[RaiseAlert]) -> Accepted:
+async def _publish(publisher: PublisherDep, db: DbDep, alerts: list[RaiseAlert]) -> Accepted:
+    """Through the outbox: with the broker away the alerts are recorded and the sweep sends them."""
     task_ids = []
     for alert in alerts:
-        try:
-            task_ids.append(await publisher.publish(TaskName.RAISE_ALERT, alert))
-        except PublishError as exc:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"broker unavailable after {len(task_ids)} of {len(alerts)} alerts; retry (alerts are deduplicated)",
-                headers={"Retry-After": "10"},
-            ) from exc
+        task_id, _ = await publisher.publish_reliably(TaskName.RAISE_ALERT, alert, db=db)
+        task_ids.append(task_id)
     return Accepted(accepted=len(task_ids), task_ids=task_ids)
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
-async def raise_alert(body: AlertIn, publisher: PublisherDep) -> Accepted:
+async def raise_alert(body: AlertIn, publisher: PublisherDep, db: DbDep) -> Accepted:
     try:
         alert = RaiseAlert.model_validate(body.model_dump())
     except ValidationError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)
         ) from exc
-    return await _publish(publisher, [alert])
+    return await _publish(publisher, db, [alert])
 
 
 @router.post("/alertmanager", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
-async def alertmanager(body: AlertmanagerPayload, publisher: PublisherDep) -> Accepted:
+async def alertmanager(body: AlertmanagerPayload, publisher: PublisherDep, db: DbDep) -> Accepted:
     """Alertmanager ``webhook_configs`` receiver: each alert of the payload is raised or resolved."""
-    return await _publish(publisher, [to_alert(a) for a in body.alerts])
+    return await _publish(publisher, db, [to_alert(a) for a in body.alerts])
 
 
 @router.get("", response_model=AlertList)

@@ -16,8 +16,7 @@ from ragtasks_core.alerting.rules import rule_from
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Id
 
-from ..deps import PublisherDep, SettingsDep, require_api_key
-from ..publisher import PublishError
+from ..deps import DbDep, PublisherDep, SettingsDep, require_api_key
 from ..retrieval_detect import kb_label_for, observe, undo, windows_for
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ class RetrievalEventsAccepted(BaseModel):
 
 @router.post("", response_model=RetrievalEventsAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def report(
-    body: RetrievalEvents, request: Request, settings: SettingsDep, publisher: PublisherDep
+    body: RetrievalEvents, request: Request, settings: SettingsDep, publisher: PublisherDep, db: DbDep
 ) -> RetrievalEventsAccepted:
     limit = settings.max_retrieval_events_per_request
     if len(body.events) > limit:
@@ -78,9 +77,10 @@ async def report(
     firing = {kb: c.firing for kb, c in sums.items()}
     for transition in transitions:
         try:
-            await publisher.publish(TaskName.RAISE_ALERT, transition.alert)
-        except PublishError:
-            # Counted, but the alert did not reach the broker: the next batch fires it again.
+            # Through the outbox: a broker outage delays the alert, it does not lose it.
+            await publisher.publish_reliably(TaskName.RAISE_ALERT, transition.alert, db=db)
+        except Exception:  # noqa: BLE001 - Mongo refused the outbox record
+            # Counted, but the alert was not recorded anywhere: the next batch fires it again.
             await run_in_threadpool(undo, windows, transition)
             log.warning("could not publish the %s alert of KB %s", transition.action, transition.kb_id)
             continue
