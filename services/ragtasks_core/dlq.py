@@ -216,7 +216,7 @@ class DeadLetteringConsumer(Consumer):
             request = {"name": headers["task"], "root_id": headers.get("root_id"), "chord": None, "errbacks": None}
             try:  # so that GET /v1/tasks/{id} shows FAILURE and why
                 self.app.backend.mark_as_failure(headers["id"], InvalidMessage(reason), request=Bunch(**request))
-            except Exception:  # noqa: BLE001 -- the message is dead-lettered either way
+            except Exception:  # the message is dead-lettered either way
                 log.warning("could not record the failure of refused task %s", headers["id"], exc_info=True)
             return None
 

@@ -17,4 +17,10 @@ from .message import EXCHANGE, TaskMessage, build_message, queue_of
 __all__ = [
     "EXCHANGE",
     "ConfirmTimeout",
-    "PublishFailed", "TaskMessage", "TaskPublisher", "Unroutable", "build_message", "queue_of"]
+    "PublishFailed",
+    "TaskMessage",
+    "TaskPublisher",
+    "Unroutable",
+    "build_message",
+    "queue_of",
+]

@@ -25,6 +25,7 @@ from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from pika.exceptions import AMQPChannelError, AMQPConnectionError, NackError, UnroutableError
 
 from .message import TaskMessage, build_message, origin
@@ -58,8 +59,11 @@ class ConfirmDeadline:
     ``blocked_connection_timeout`` covers only a broker that *says* it is blocked. This arms a
     timer on the connection's own I/O loop -- the loop that waits for the confirm, so the timer
     fires inside that wait, in the same thread -- which aborts the transport: pika then ends the
-    wait with a connection error, as if the network had dropped. (It reaches one level into pika:
-    the adapter behind ``BlockingConnection``, ``SelectConnection``, whose ``ioloop`` is public.)
+    wait with a connection error, as if the network had dropped. (It reaches into pika: the
+    ``SelectConnection`` behind ``BlockingConnection``, its public ``ioloop``, and the internal
+    ``_terminate_stream`` pika uses for its own fatal stream errors; without them this warns and
+    publishes without a deadline. ``tests/unit/publishing/test_publisher_client.py`` checks it
+    against a broker that takes messages and never confirms them.)
     """
 
     def __init__(self, connection: pika.BlockingConnection, seconds: float) -> None:
@@ -67,16 +71,16 @@ class ConfirmDeadline:
         self.fired = False
         self._impl = getattr(connection, "_impl", None)
         self._ioloop = getattr(self._impl, "ioloop", None)
-        self._timer = self._ioloop.call_later(seconds, self._fire) if self._ioloop is not None else None
+        usable = self._ioloop is not None and hasattr(self._impl, "_terminate_stream")
+        self._timer = self._ioloop.call_later(seconds, self._fire) if usable else None  # type: ignore[union-attr]
         if self._timer is None:
-            log.warning("this pika has no I/O loop to time publisher confirms with; confirms wait without a deadline")
+            log.warning("this pika offers no way to time publisher confirms; they wait without a deadline")
 
     def _fire(self) -> None:
         self.fired = True
-        transport = getattr(self._impl, "_transport", None)
-        if transport is not None:
-            log.warning("no publisher confirm within %.1fs: aborting the connection", self.seconds)
-            transport.abort()
+        log.warning("no publisher confirm within %.1fs: aborting the connection", self.seconds)
+        # What pika itself does on a fatal stream error: record why, then abort the transport.
+        self._impl._terminate_stream(ConfirmTimeout(f"no publisher confirm within {self.seconds}s"))  # type: ignore[union-attr]
 
     def cancel(self) -> None:
         if self._timer is not None and self._ioloop is not None:
@@ -95,7 +99,7 @@ class TaskPublisher:
 
     ``attempts`` bounds the tries of one publish (connect + publish + confirm each), with
     ``retry_delay * attempt`` seconds between them. ``connection_name`` shows in the RabbitMQ
-    management UI and ``rabbitmqctl list_connections user_provided_name``.
+    management UI (and in ``rabbitmqctl list_connections client_properties``).
 
     Not thread-safe (pika's BlockingConnection is not): use one publisher per thread.
     """
@@ -187,7 +191,8 @@ class TaskPublisher:
                 ) from exc
             except NackError as exc:
                 last = exc
-            except (AMQPConnectionError, AMQPChannelError, OSError) as exc:
+            # AMQPConnectorException: connect or handshake failed (e.g. its deadline passed).
+            except (AMQPConnectionError, AMQPChannelError, AMQPConnectorException, OSError) as exc:
                 last = exc
                 self._drop()
             if attempt < self.attempts:

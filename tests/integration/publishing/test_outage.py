@@ -2,23 +2,19 @@
 
 Every session that crossed the threshold during the outage gets exactly one summary once the
 broker is back (the sweep publishes the recorded pending summaries); alerts published through
-the outbox during the outage reach the alerter; a beat run that fell due during the outage is
-published afterwards. The outage is kept short (~10 s): other test runs share this broker.
+the outbox during the outage reach the alerter; the real beat (``ragtasks beat``) records the
+evaluator's nightly runs that fell due during the outage, and each runs exactly once afterwards
+(``RAGTASKS_EVAL_NIGHTLY_INTERVAL_SECONDS`` makes the real "evaluator-nightly" entry fire every
+few seconds). The outage is kept short (~8 s): other test runs share this broker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from pymongo import AsyncMongoClient
 
 from ragtasks_core.celery_app import create_celery
@@ -28,6 +24,7 @@ from ragtasks_core.settings import Settings
 from ragtasks_gateway.publisher import Publisher
 from tests.conftest import LOG_DIR
 from tests.integration.helpers import auth, gateway_client, wait_task
+from tests.support import procs
 from tests.support.procs import wait_until
 from tests.support.services import run_ctl
 
@@ -36,40 +33,6 @@ TURN = [
     {"role": "user", "content": "我想退货，上周买的耳机左边有杂音。The left earbud crackles at high volume."},
     {"role": "assistant", "content": "Sorry about that. Returns are accepted within 30 days with the receipt."},
 ]
-BEAT = r"""
-import sys
-from ragtasks_core.celery_app import create_celery
-from ragtasks_core.logs import setup_logging
-from ragtasks_core.settings import Settings
-from ragtasks_scheduler.schedule import beat_schedule
-
-settings = Settings()
-setup_logging("INFO", json_output=False)
-app = create_celery(settings)
-app.conf.beat_schedule = {
-    **beat_schedule(settings),
-    # A run with no expiry, every 3 s: the ones due during the outage must be published after it.
-    "outage-ping": {"task": "ragtasks.summarizer.ping", "schedule": 3.0, "kwargs": {"v": 1}},
-}
-app.conf.beat_scheduler = "ragtasks_scheduler.outbox_scheduler:OutboxScheduler"
-app.Beat(schedule=sys.argv[1], loglevel="INFO", quiet=True).run()
-"""
-
-
-@pytest.fixture
-def beat(worker_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **worker_env, "PYTHONUNBUFFERED": "1"}
-    with open(LOG_DIR / f"beat-outage-{int(time.time() * 1000)}.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", BEAT, str(tmp_path / "schedule")], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def _alert(i: int) -> RaiseAlert:
@@ -91,18 +54,34 @@ async def _publish_alerts(settings: Settings) -> list[tuple[str, bool]]:
         await client.close()
 
 
+NIGHTLY_RUNS = "^beat:evaluator-nightly:"
+
+
+def _runs_of(proc: procs.Proc, task_id: str) -> int:
+    """How many times a worker ran ``task_id`` to the end (Celery logs each success once)."""
+    return proc.log_text().count(f"[{task_id}] succeeded")
+
+
 def test_broker_outage_loses_nothing(
-    worker_env: dict[str, str], make_settings: Any, start_worker: Any, start_gateway: Any, beat: Any, db: Any
+    worker_env: dict[str, str], make_settings: Any, start_worker: Any, start_gateway: Any, processes: Any, db: Any
 ) -> None:
     tuning = {"SUMMARY_TRIGGER_TOKENS": "150", "SUMMARY_KEEP_RECENT_MESSAGES": "0"}
-    tuning |= {"OUTBOX_SWEEP_INTERVAL_SECONDS": "2", "OUTBOX_GRACE_SECONDS": "1"}
+    tuning |= {"OUTBOX_SWEEP_INTERVAL_SECONDS": "2", "OUTBOX_GRACE_SECONDS": "1", "EVAL_NIGHTLY_INTERVAL_SECONDS": "3"}
     worker_env.update({f"RAGTASKS_{k}": v for k, v in tuning.items()})
     settings = make_settings(**{k.lower(): v for k, v in tuning.items()})
     start_worker("summarizer", worker_env, concurrency=2)
     start_worker("alerter", worker_env, concurrency=1)
+    evaluator = start_worker("evaluator", worker_env, concurrency=1)
     gw = start_gateway(worker_env)
-    # beat is up and publishing through the outbox before the outage
-    wait_until(lambda: db.outbox.count_documents({"published_at": {"$ne": None}}) >= 1, 60, 0.5, "beat publishing")
+    beat = procs.start_beat(worker_env, LOG_DIR)  # the real `ragtasks beat`, with the real schedule
+    processes.append(beat)
+
+    # Beat is up and its nightly runs reach the evaluator before the outage.
+    def nightly_ran() -> bool:
+        assert beat.alive(), beat.log_text()[-3000:]
+        return any(_runs_of(evaluator, d["_id"]) for d in db.outbox.find({"_id": {"$regex": NIGHTLY_RUNS}}))
+
+    wait_until(nightly_ran, 60, 0.5, "a nightly run before the outage")
 
     latencies: list[float] = []
     alerts: list[tuple[str, bool]] = []
@@ -130,6 +109,14 @@ def test_broker_outage_loses_nothing(
             doc = db.sessions.find_one({"_id": session})
             assert doc["summary_upto_seq"] == 0 and doc["tokens_since_summary"] >= 150
         assert all(published is False for _, published in alerts)
+        # Nightly runs fell due during the outage: beat recorded them, and could not publish them.
+        missed = list(
+            db.outbox.find(
+                {"_id": {"$regex": NIGHTLY_RUNS}, "created_at": {"$gte": outage_started, "$lte": outage_ended}}
+            )
+        )
+        assert missed, "no nightly run fell due during the outage"
+        assert all(d["task"] == TaskName.NIGHTLY.value and d["kwargs"] == {"kb_ids": []} for d in missed), missed
 
         def caught_up() -> bool:
             docs = list(db.sessions.find({"_id": {"$in": SESSIONS}}))
@@ -146,18 +133,15 @@ def test_broker_outage_loses_nothing(
             state = wait_task(client, task_id, timeout=60, states={"SUCCESS", "FAILURE", "RETRY", "STARTED"})
             assert state["state"] == "SUCCESS", state
 
-        # Beat runs that fell due during the outage were recorded then, and published after it.
-        missed = list(
-            db.outbox.find(
-                {"_id": {"$regex": "^beat:outage-ping:"}, "created_at": {"$gte": outage_started, "$lte": outage_ended}}
-            )
-        )
-        assert missed, "no beat run fell due during the outage"
+        # Each nightly run of the outage was published after it and ran on the evaluator exactly once.
+        ids = [d["_id"] for d in missed]
 
         def all_published() -> bool:
-            ids = [d["_id"] for d in missed]
             return db.outbox.count_documents({"_id": {"$in": ids}, "published_at": {"$ne": None}}) == len(ids)
 
-        wait_until(all_published, 60, 0.5, "beat runs of the outage to be published")
-        for doc in missed:
-            assert wait_task(client, doc["_id"], timeout=60)["state"] == "SUCCESS"
+        wait_until(all_published, 60, 0.5, "the nightly runs of the outage to be published")
+        for task_id in ids:
+            done = wait_task(client, task_id, timeout=60)
+            assert done["state"] == "SUCCESS" and done["result"] == {"maintained": [], "evaluations": []}, done
+        time.sleep(3)  # one more sweep interval and then some: a second publish would have run by now
+        assert {tid: _runs_of(evaluator, tid) for tid in ids} == dict.fromkeys(ids, 1)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 import jsonschema
+import pytest
 
-from ragtasks_core.contract import TaskName
-from ragtasks_core.contract.registry import json_schemas, payload_models, render
+from ragtasks_core.contract import Queue, TaskName, registry
+from ragtasks_core.contract.common import Payload
+from ragtasks_core.contract.registry import ContractError, json_schemas, payload_models, render
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
@@ -42,3 +45,33 @@ def test_schemas_accept_valid_and_refuse_invalid_payloads() -> None:
         except jsonschema.ValidationError:
             continue
         raise AssertionError(f"schema accepted {bad}")
+
+
+def test_every_task_has_a_payload_model_declared_not_guessed() -> None:
+    models = payload_models()
+    assert set(models) == {t.value for t in TaskName}
+    from ragtasks_core.contract import summarizer
+
+    assert {str(k) for k in summarizer.TASK_PAYLOADS} == {
+        t.value for t in TaskName if t.value.startswith("ragtasks.summarizer.")
+    }
+    for task, model in summarizer.TASK_PAYLOADS.items():
+        assert models[task.value] is model
+
+
+def test_a_wrong_or_incomplete_map_fails_loudly() -> None:
+    class Odd(Payload):
+        """Names ``ragtasks.alerter.deliver`` but lives in the wrong module."""
+
+    wrong = types.ModuleType("ragtasks_core.contract.summarizer")
+    wrong.TASK_PAYLOADS = {TaskName.DELIVER_ALERT: Odd}  # type: ignore[attr-defined]
+    with pytest.raises(ContractError, match="not a task of queue 'summarizer'"):
+        registry._declared(Queue.SUMMARIZER, wrong, wrong.TASK_PAYLOADS)  # type: ignore[attr-defined]
+    not_a_model = {TaskName.SUMMARIZE_SESSION: dict}
+    with pytest.raises(ContractError, match="is not a Payload model"):
+        registry._declared(Queue.SUMMARIZER, wrong, not_a_model)
+
+    undeclared = types.ModuleType("ragtasks_core.contract.alerter")
+    undeclared.Odd = Odd  # type: ignore[attr-defined]
+    with pytest.raises(ContractError, match="declares no TASK_PAYLOADS and has no model for"):
+        registry._guessed(Queue.ALERTER, undeclared)

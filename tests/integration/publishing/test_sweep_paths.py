@@ -1,0 +1,147 @@
+"""The outbox sweep's paths against the real Mongo server, with a recording ``send``.
+
+Each path publishes exactly once: a second sweep at the same moment publishes nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from ragtasks_core import mongo
+from ragtasks_core.contract import TaskName
+from ragtasks_core.contract.summarizer import SummarizeSession
+from ragtasks_core.settings import Settings
+from ragtasks_summarizer.sweep import sweep
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+Sent = list[tuple[str, dict[str, Any], str]]
+
+
+def _recorder() -> tuple[Sent, Callable[[str, dict[str, Any], str, dict[str, Any]], None]]:
+    sent: Sent = []
+
+    def send(task: str, kwargs: dict[str, Any], task_id: str, options: dict[str, Any]) -> None:
+        sent.append((task, kwargs, task_id))
+
+    return sent, send
+
+
+def _session(session_id: str, *, age: float, tokens: int, last_seq: int, pending: dict[str, Any] | None = None,
+             error_at: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    doc: dict[str, Any] = {
+        "_id": session_id,
+        "created_at": NOW - timedelta(hours=1),
+        "updated_at": NOW - timedelta(seconds=age),
+        "last_seq": last_seq,
+        "tokens_since_summary": tokens,
+        "summary": None,
+        "summary_upto_seq": 0,
+        "summary_pending": pending,
+    }
+    if error_at is not None:
+        doc["summary_error"] = {"at": error_at, "reason": "LLM said no"}
+    return doc
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(
+        summary_trigger_tokens=100, summary_keep_recent_messages=2, outbox_grace_seconds=5,
+        outbox_stale_pending_seconds=900,
+    )  # fmt: skip
+
+
+def test_missed_session_is_claimed_and_published_exactly_once(db: Any, settings: Settings) -> None:
+    """A crash between storing the messages and claiming the slot: past the threshold, nothing pending."""
+    mongo.ensure_indexes(db)
+    db.sessions.insert_many(
+        [
+            _session("missed", age=60, tokens=150, last_seq=8),
+            _session("too-fresh", age=1, tokens=150, last_seq=8),  # the gateway may still be claiming
+            _session("below", age=60, tokens=99, last_seq=8),
+            _session("nothing-to-fold", age=60, tokens=150, last_seq=2),  # all within keep-recent
+            _session("failed-recently", age=60, tokens=150, last_seq=8, error_at=NOW - timedelta(seconds=30)),
+        ]
+    )
+    sent, send = _recorder()
+    counts = sweep(db, settings, send, now=NOW)
+    assert counts["claimed"] == 1 and counts["unpublished"] == 0 and counts["stale"] == 0, counts
+    [(task, kwargs, task_id)] = sent
+    assert task == TaskName.SUMMARIZE_SESSION.value
+    assert kwargs == SummarizeSession(session_id="missed", reason="sweep").model_dump(mode="json")
+    pending = db.sessions.find_one({"_id": "missed"})["summary_pending"]
+    assert pending["task_id"] == task_id and pending["published"] is True and pending["reason"] == "sweep"
+    for other in ("too-fresh", "below", "nothing-to-fold", "failed-recently"):
+        assert db.sessions.find_one({"_id": other})["summary_pending"] is None, other
+
+    # The slot is taken now: the next sweep neither claims again nor republishes (not stale yet).
+    again = sweep(db, settings, send, now=NOW + timedelta(seconds=2))
+    assert not any(again.values()) and len(sent) == 1, (again, sent)
+
+
+def test_stale_published_pending_is_republished_once_with_its_task_id(db: Any, settings: Settings) -> None:
+    """Published long ago and still pending: the message was lost or dead-lettered."""
+    mongo.ensure_indexes(db)
+
+    def pending(task_id: str, published_ago: float) -> dict[str, Any]:
+        at = NOW - timedelta(seconds=published_ago)
+        return {"task_id": task_id, "reason": "threshold", "requested_at": at, "published": True, "published_at": at}
+
+    db.sessions.insert_many(
+        [
+            _session("stale", age=3600, tokens=150, last_seq=8, pending=pending("t-stale", 901)),
+            _session("in-flight", age=60, tokens=150, last_seq=8, pending=pending("t-fresh", 60)),
+        ]
+    )
+    sent, send = _recorder()
+    counts = sweep(db, settings, send, now=NOW)
+    assert counts["stale"] == 1 and counts["claimed"] == 0 and counts["unpublished"] == 0, counts
+    assert sent == [
+        (TaskName.SUMMARIZE_SESSION.value, {"v": 1, "session_id": "stale", "reason": "threshold"}, "t-stale")
+    ]
+    doc = db.sessions.find_one({"_id": "stale"})["summary_pending"]
+    assert doc["task_id"] == "t-stale" and doc["published_at"] == NOW
+
+    # Republished means fresh again: one stale period must pass before another try.
+    assert not any(sweep(db, settings, send, now=NOW + timedelta(seconds=60)).values())
+    assert len(sent) == 1
+    assert sweep(db, settings, send, now=NOW + timedelta(seconds=902))["stale"] == 2  # both, a period later
+
+
+def test_sweep_indexes_exist_and_both_clients_build_the_same(db: Any, settings: Settings) -> None:
+    """The "missed" query has a partial index with the query's own filter; expired outbox
+    records have a TTL. (The portable subset: TTL indexes exist; when they fire is not asserted.)"""
+    mongo.ensure_indexes(db)
+    sessions = {tuple(i["key"].items()): i for i in db.sessions.list_indexes()}
+    missed = sessions[(("tokens_since_summary", 1), ("updated_at", 1))]
+    assert missed["partialFilterExpression"] == mongo.NO_PENDING_SUMMARY
+    assert (("summary_pending.published", 1), ("summary_pending.published_at", 1)) in sessions
+    outbox = {tuple(i["key"].items()): i for i in db.outbox.list_indexes()}
+    assert outbox[(("expired_at", 1),)]["expireAfterSeconds"] == mongo.OUTBOX_RETENTION_SECONDS
+    assert outbox[(("published_at", 1),)]["expireAfterSeconds"] == mongo.OUTBOX_RETENTION_SECONDS
+
+    def names(database: Any) -> dict[str, set[str]]:
+        return {c: {i["name"] for i in database[c].list_indexes()} for c in database.list_collection_names()}
+
+    expected = names(db)
+    seen: dict[str, set[str]] = {}
+
+    async def build_and_look() -> None:
+        client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_url)
+        other = client[settings.mongodb_db + "_async"]
+        try:
+            await mongo.ensure_indexes_async(other)
+            for name in await other.list_collection_names():
+                seen[name] = {i["name"] async for i in await other[name].list_indexes()}
+        finally:
+            await client.drop_database(settings.mongodb_db + "_async")
+            await client.close()
+
+    asyncio.run(build_and_look())
+    assert seen == expected
