@@ -1,11 +1,14 @@
-"""Gateway append throughput beside a bare-FastAPI baseline, measured in the same run.
+"""Gateway append throughput beside two bare-FastAPI baselines, measured in the same run.
 
 - ``ragtasks gateway``: ``POST /v1/sessions/{id}/messages`` (auth, validation, BPE token count,
   one ``find_one_and_update`` to reserve sequence numbers, one ``insert_many``), served by uvicorn.
-- baseline: a minimal FastAPI app with one POST endpoint doing one ``insert_one`` through the same
-  ``AsyncMongoClient``, served by uvicorn in a subprocess.
+- baseline "insert": a minimal FastAPI app with one POST endpoint doing one ``insert_one`` through
+  the same ``AsyncMongoClient``, served by uvicorn in a subprocess.
+- baseline "send_task": the same minimal app, whose endpoint publishes a no-op task with
+  ``send_task`` (off the event loop, as the gateway does) on a Celery app built by ragtasks'
+  own ``create_celery`` -- the same settings, publisher confirms included. Nobody consumes it.
 N concurrent httpx clients send the same requests to each; prints one JSON line with requests/s,
-p50/p99 latency and the ratio gateway/baseline.
+p50/p99 latency and the ratio gateway/baseline for each baseline.
 
     .venv/bin/python -m benchmarks.bench_gateway [--clients 16] [--requests 1600]
 """
@@ -26,7 +29,9 @@ from tests.support import procs
 from benchmarks.common import LOG_DIR, percentile, spawn, stack
 
 BODY = {"messages": [{"role": "user", "content": "我想退货，耳机左边有杂音。The left earbud crackles at high volume."}]}
-UVICORN_ARGS = ["-m", "uvicorn", "benchmarks.bench_gateway:baseline_app", "--factory", "--no-access-log"]
+UVICORN_ARGS = ["-m", "uvicorn", "--factory", "--no-access-log"]
+BASELINES = {"insert": "benchmarks.bench_gateway:baseline_app", "send_task": "benchmarks.bench_gateway:send_task_app"}
+NOOP_TASK = "bench.noop"
 HEADERS = {"Authorization": "Bearer bench-key-0123456789"}
 
 
@@ -43,6 +48,26 @@ def baseline_app() -> Any:
     async def append(session_id: str, body: dict[str, Any]) -> dict[str, str]:
         await collection.insert_one({"session_id": session_id, **body})
         return {"session_id": session_id}
+
+    return app
+
+
+def send_task_app() -> Any:
+    """The second baseline: one POST endpoint, one confirmed ``send_task`` of a no-op task."""
+    from fastapi import FastAPI
+    from starlette.concurrency import run_in_threadpool
+
+    from ragtasks_core.celery_app import create_celery
+    from ragtasks_core.settings import Settings
+
+    celery = create_celery(Settings())  # RAGTASKS_* from the environment, like the gateway
+    app = FastAPI()
+
+    @app.post("/v1/sessions/{session_id}/messages")
+    async def append(session_id: str, body: dict[str, Any]) -> dict[str, str]:
+        # kombu blocks until the broker confirms: off the event loop, as the gateway publishes.
+        result = await run_in_threadpool(celery.send_task, NOOP_TASK, kwargs={"session_id": session_id})
+        return {"session_id": session_id, "task_id": str(result.id)}
 
     return app
 
@@ -74,31 +99,33 @@ def run(clients: int, total: int) -> dict[str, object]:
     with stack() as s:
         env = s.env(SUMMARY_TRIGGER_TOKENS="100000000")
         gateway = procs.start_gateway(env, LOG_DIR)
-        port = procs.free_port()
-        baseline = spawn(
-            "baseline-fastapi",
-            [*UVICORN_ARGS, "--port", str(port)],
-            {"BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name},
-            ready_text="",
-        )
+        servers, urls = [], {"gateway": f"http://127.0.0.1:{gateway.port}"}
         try:
-            procs.wait_until(lambda: _up(port), 30, 0.2, "baseline server")
-            urls = {"gateway": f"http://127.0.0.1:{gateway.port}", "baseline": f"http://127.0.0.1:{port}"}
+            for name, factory in BASELINES.items():
+                port = procs.free_port()
+                baseline_env = {**env, "BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name}
+                servers.append(
+                    spawn(f"baseline-{name}", [*UVICORN_ARGS, factory, "--port", str(port)], baseline_env, "")
+                )
+                procs.wait_until(lambda port=port: _up(port), 30, 0.2, f"baseline {name} server")
+                urls[name] = f"http://127.0.0.1:{port}"
             for url in urls.values():  # warm-up: connections, indexes, first-call imports
                 asyncio.run(load(url, clients, clients * 5))
             results = {name: asyncio.run(load(url, clients, total)) for name, url in urls.items()}
         finally:
             gateway.stop()
-            baseline.stop()
+            for server in servers:
+                server.stop()
+    ours = results["gateway"]["requests_per_second"]
     return {
         "benchmark": "gateway_append",
         "clients": clients,
         "requests": total,
         "gateway": results["gateway"],
-        "baseline_fastapi_insert": results["baseline"],
-        "throughput_ratio": round(
-            results["gateway"]["requests_per_second"] / results["baseline"]["requests_per_second"], 3
-        ),
+        "baseline_fastapi_insert": results["insert"],
+        "baseline_fastapi_send_task": results["send_task"],
+        "throughput_ratio": round(ours / results["insert"]["requests_per_second"], 3),
+        "throughput_ratio_vs_send_task": round(ours / results["send_task"]["requests_per_second"], 3),
     }
 
 

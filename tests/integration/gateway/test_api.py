@@ -100,19 +100,40 @@ def test_malformed_json(client: TestClient, db: Any, raw: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "session_id", ["a%20b", "-starts-with-dash", "x" * 129, "%24gt", "%7B%22%24gt%22%3A%22%22%7D", "a%2Fb", "%00"]
+    "bad_id",
+    [
+        "a%20b",
+        "-starts-with-dash",
+        "x" * 129,
+        "%24gt",  # "$gt"
+        "%7B%22%24gt%22%3A%22%22%7D",  # '{"$gt":""}': operator injection as an id
+        "%00",
+        "%2E%2E",
+        "caf%C3%A9",
+    ],
 )
-def test_bad_session_ids(client: TestClient, db: Any, session_id: str) -> None:
-    for method, path in (
-        ("POST", f"/v1/sessions/{session_id}/messages"),
-        ("GET", f"/v1/sessions/{session_id}/context"),
-        ("POST", f"/v1/sessions/{session_id}/summarize"),
+def test_bad_ids_get_422_with_a_reason(client: TestClient, db: Any, bad_id: str) -> None:
+    for method, path, param in (
+        ("POST", f"/v1/sessions/{bad_id}/messages", "session_id"),
+        ("GET", f"/v1/sessions/{bad_id}/context", "session_id"),
+        ("POST", f"/v1/sessions/{bad_id}/summarize", "session_id"),
+        ("GET", f"/v1/tasks/{bad_id}", "task_id"),
     ):
         r = client.request(method, path, json=OK, headers=auth())
-        assert r.status_code in (404, 422), (path, r.status_code, r.text)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        [error] = r.json()["detail"]
+        assert error["loc"] == ["path", param], error
+        assert "should match pattern" in error["msg"], error
         assert "Traceback" not in r.text
-    r = client.get(f"/v1/tasks/{session_id}", headers=auth())
-    assert r.status_code in (404, 422), r.text
+    no_writes(db)
+
+
+def test_an_id_with_a_slash_matches_no_route(client: TestClient, db: Any) -> None:
+    # "%2F" decodes to "/" before routing: two path segments, so no route (and no id) is reached.
+    for method, path in (("POST", "/v1/sessions/a%2Fb/messages"), ("GET", "/v1/tasks/a%2Fb")):
+        r = client.request(method, path, json=OK, headers=auth())
+        assert r.status_code == 404, r.text
+        assert reason(r) == "Not Found"
     no_writes(db)
 
 

@@ -1,9 +1,16 @@
-"""kill -9 of a worker in the middle of an LLM call: the task is redelivered, written once."""
+"""kill -9 in the middle of an LLM call: the task is redelivered and the summary written once.
+
+Two cases: the whole worker (parent and pool) dies, and only the prefork child running the task
+dies while its parent survives (``task_reject_on_worker_lost`` requeues the message).
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ragtasks_core.settings import Settings
@@ -57,3 +64,51 @@ def test_killed_worker_task_is_redelivered_and_written_once(
     assert len(routed_llm.chat_requests()) == 2
     assert db.summaries.count_documents({"session_id": "kill-1"}) == 1
     assert db.sessions.find_one({"_id": "kill-1"})["summary_upto_seq"] == 3
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid``, from /proc (the prefork pool processes of a worker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        if int(fields[1]) == pid:  # fields after "(comm)": state, ppid, ...
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def test_killed_pool_child_is_requeued_by_its_parent(
+    worker_env: dict[str, str],
+    routed_llm: RoutedFakeOpenAI,
+    start_worker: Any,
+    settings_for: Callable[[dict[str, str]], Settings],
+    celery_client: Any,
+    db: Any,
+    api: Any,
+) -> None:
+    routed_llm.latency_seconds = 3.0
+    env = llm_env(worker_env, routed_llm)
+    task_id = f"child-{uuid.uuid4().hex[:8]}"
+    seed_session(db, "child-1", ["[[child]] one.", "two.", "three.", "four."], pending_task_id=task_id)
+    worker = start_worker("summarizer", env, concurrency=1)
+    [child] = children(worker.popen.pid)  # concurrency 1: one pool process
+    publish_summary(celery_client, "child-1", task_id)
+    wait_until(lambda: len(routed_llm.chat_requests()) == 1, 30, message="the LLM call to start")
+    os.kill(child, signal.SIGKILL)  # only the child running the task, mid-call
+
+    client = api(settings_for(env))
+    body = wait_states(client, [task_id], timeout=60)[task_id]
+    assert body["state"] == "SUCCESS", body
+    assert body["result"]["status"] == "committed"
+    assert worker.alive()  # the parent survived and replaced its child
+    assert children(worker.popen.pid) not in ([], [child])
+    log = worker.log_text()
+    assert f"pid:{child} exited with 'signal 9 (SIGKILL)'" in log and "WorkerLostError" in log
+    assert len(routed_llm.chat_requests()) == 2  # the requeued message asked again; nothing else did
+    [summary] = db.summaries.find({"session_id": "child-1"})
+    assert summary["committed"] is True and (summary["from_seq"], summary["upto_seq"]) == (0, 3)
+    session = db.sessions.find_one({"_id": "child-1"})
+    assert (session["summary_upto_seq"], session["summary"]) == (3, summary["summary"])
+    assert session["summary_pending"] is None
