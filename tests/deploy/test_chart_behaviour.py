@@ -226,7 +226,13 @@ def test_full_scenario_renders_every_optional_object() -> None:
     ]
     assert dashboards
     flower = by_kind(render(CI / "full-values.yaml"), "Deployment")[f"{FULLNAME}-flower"]
-    assert flower["spec"]["template"]["spec"]["containers"][0]["args"] == ["flower", "--port", "5555", "--address", "0.0.0.0"]
+    assert flower["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "flower",
+        "--port",
+        "5555",
+        "--address",
+        "0.0.0.0",
+    ]
 
 
 def test_defaults_keep_extras_off() -> None:
