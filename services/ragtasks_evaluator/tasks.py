@@ -223,11 +223,15 @@ def maintain_kb(self: Task, **kwargs: Any) -> dict[str, Any]:
         service.create_nightly_evaluation(
             rt.db, payload.kb_id, payload.evaluation_id, settings=rt.settings, maintenance_error=failure
         )
-        _publisher(self)(
-            TaskName.RUN_EVALUATION,
-            RunEvaluation(evaluation_id=payload.evaluation_id).model_dump(mode="json"),
-            f"{payload.evaluation_id}.run",
-        )
+        try:
+            _publisher(self)(
+                TaskName.RUN_EVALUATION,
+                RunEvaluation(evaluation_id=payload.evaluation_id).model_dump(mode="json"),
+                f"{payload.evaluation_id}.run",
+            )
+        except Exception as exc:  # never leave tonight's evaluation "queued" with nobody to run it
+            _fail_evaluation(self, payload.evaluation_id, exc)
+            raise
     if failure is not None:
         raise failure
     metrics.PERIODIC_LAST_SUCCESS.labels(TaskName.MAINTAIN_KB.value).set(time.time())
