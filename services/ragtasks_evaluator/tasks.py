@@ -24,7 +24,7 @@ from celery.exceptions import Retry
 from kombu.exceptions import OperationalError
 from pymongo.errors import ConnectionFailure
 
-from ragtasks_core import metrics
+from ragtasks_core import metrics, outbox
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Payload
 from ragtasks_core.contract.evaluator import EvaluateBatch, FinalizeEvaluation, MaintainKb, Nightly, RunEvaluation
@@ -51,7 +51,11 @@ def _rt() -> Runtime:
 
 def _publisher(task: Task) -> service.Publish:
     def publish(name: TaskName, kwargs: dict[str, Any], task_id: str) -> None:
-        task.app.send_task(name.value, kwargs=kwargs, task_id=task_id)
+        if name is TaskName.RAISE_ALERT:
+            # An alert must survive a broker outage: recorded in the outbox, swept if unpublished.
+            outbox.publish_reliably_sync(task.app, get_runtime().db, name.value, kwargs, task_id)
+        else:
+            task.app.send_task(name.value, kwargs=kwargs, task_id=task_id)
 
     return publish
 

@@ -36,7 +36,9 @@ def wait_evaluation(client: Any, evaluation_id: str, timeout: float = 90, *, app
             continue
         assert r.status_code == 200, r.text
         body = r.json()
-        if body["status"] in ("done", "failed"):
+        alert = body.get("alert") or {}
+        # The report is written first, then its recall-drop alert is published: wait for both.
+        if body["status"] in ("done", "failed") and not (alert.get("fired") and not alert.get("published")):
             return body
         time.sleep(0.3)
     raise TimeoutError(f"evaluation {evaluation_id} still {body.get('status')} ({body.get('progress')})")
