@@ -35,7 +35,7 @@ def test_same_wire_format_as_celery() -> None:
     """Celery's own message for the same call has the same header keys and body (modulo values)."""
     from celery import Celery
 
-    app = Celery("x", broker="memory://", set_as_current=False)
+    app = Celery("x", broker="amqp://127.0.0.1:5672//", set_as_current=False)
     headers, properties, body, _ = app.amqp.as_task_v2("t-1", "ragtasks.summarizer.ping", kwargs={"v": 1})
     ours = build_message("ragtasks.summarizer.ping", {"v": 1}, task_id="t-1")
     assert set(headers) <= set(ours.headers)

@@ -23,7 +23,7 @@ def _entry(app: Celery, sched: object, last: datetime) -> ScheduleEntry:
 
 
 def test_interval_due_time_is_last_run_plus_step_whenever_beat_looks() -> None:
-    app = Celery("x", broker="memory://", set_as_current=False)
+    app = Celery("x", broker="amqp://127.0.0.1:5672//", set_as_current=False)
     last = datetime.fromtimestamp(int(time.time()) - 95, UTC)
     entry = _entry(app, schedule(timedelta(seconds=60), app=app), last)
     first = due_time(entry)
@@ -33,7 +33,7 @@ def test_interval_due_time_is_last_run_plus_step_whenever_beat_looks() -> None:
 
 
 def test_crontab_due_time() -> None:
-    app = Celery("x", broker="memory://", set_as_current=False, timezone="UTC")
+    app = Celery("x", broker="amqp://127.0.0.1:5672//", set_as_current=False, timezone="UTC")
     last = datetime.fromtimestamp(int(time.time()) // 60 * 60 - 300, UTC)
     entry = _entry(app, crontab(minute="*", app=app), last)
     assert due_time(entry) == last + timedelta(minutes=1)
