@@ -65,7 +65,7 @@ def wait_task(client: httpx.Client, task_id: str, timeout: float = 120) -> dict[
     raise TimeoutError(f"task {task_id} did not finish in {timeout}s")
 
 
-def optional_demo(module: str, title: str, gateway: str, api_key: str) -> None:
+def optional_demo(module: str, title: str, gateway: str, api_key: str, *extra: str) -> None:
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError:
@@ -74,7 +74,7 @@ def optional_demo(module: str, title: str, gateway: str, api_key: str) -> None:
     if hasattr(mod, "run"):
         mod.run(gateway=gateway, api_key=api_key)
     else:
-        mod.main(["--gateway", gateway, "--api-key", api_key])
+        mod.main(["--gateway", gateway, "--api-key", api_key, *extra])
 
 
 def main() -> int:
@@ -86,7 +86,11 @@ def main() -> int:
     with httpx.Client(base_url=args.gateway, headers=headers, timeout=30) as client:
         chat_demo(client)
     optional_demo("ragtasks_evaluator.demo", "2. Recall evaluation", args.gateway, args.api_key)
-    optional_demo("ragtasks_alerter.demo", "3. An alert to the local WeCom sink", args.gateway, args.api_key)
+    # A KB of its own per run: a KB that fired minutes ago is cooling down and would stay quiet.
+    kb = f"demo-kb-{int(time.time())}"
+    optional_demo(
+        "ragtasks_alerter.demo", "3. An alert to the local WeCom sink", args.gateway, args.api_key, "--kb", kb
+    )
     return 0
 
 
