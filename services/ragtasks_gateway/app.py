@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,7 @@ from .routes import ROUTERS
 
 log = logging.getLogger(__name__)
 INDEX_TIMEOUT_SECONDS = 5.0
+SHUTDOWN_TIMEOUT_SECONDS = 3.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,7 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await client.close()
+            # Bounded: with Mongo already gone, closing the client (it ends its server sessions)
+            # would wait out server selection, and the pod would overrun its grace period.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(), SHUTDOWN_TIMEOUT_SECONDS)
             app.state.celery.close()
 
     app = FastAPI(title="ragtasks gateway", version="0.1.0", lifespan=lifespan)
