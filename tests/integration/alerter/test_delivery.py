@@ -155,12 +155,13 @@ def test_a_dead_wecom_letter_stays_listed_while_the_webhook_channel_succeeds(
         r = client.post(f"/v1/alerts/{letter['id']}/redeliver", headers=auth())
         assert r.status_code == 202 and len(r.json()["notification_ids"]) == 1, r.text  # WeCom's only
         wait_until(lambda: len(wecom.messages()) == 1, 30, message="the redelivered WeCom message")
-        assert listed("dead") == []
+        # The robot answers before the alerter records the outcome: wait for the record, then look.
         wait_until(
             lambda: client.get(f"/v1/alerts/{letter['id']}", headers=auth()).json()["delivery_state"] == "sent",
             10,
             message="the redelivery to be recorded",
         )
+        assert listed("dead") == []
         detail = client.get(f"/v1/alerts/{letter['id']}", headers=auth()).json()
         assert detail["delivery_channels"] == {"wecom": "sent", "webhook": "sent"}
     assert len(wecom.generic) == 2  # the webhook was not sent again
