@@ -16,8 +16,11 @@ Why these settings:
 
 from __future__ import annotations
 
-from celery import Celery
-from kombu import Exchange
+import time
+from typing import Any
+
+from celery import Celery, signals
+from kombu import Connection, Exchange
 from kombu import Queue as KombuQueue
 
 from .contract import TASK_ROUTES, Queue
@@ -103,3 +106,25 @@ def create_celery(settings: Settings, *, main: str = "ragtasks") -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=True,
     )
     return app
+
+
+def broker_reachable(url: str, timeout: float = 3.0) -> bool:
+    """One short connection attempt: readiness probes ask this, they must not hang on a dead broker."""
+    try:
+        with Connection(url, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+
+
+# The queue-wait histogram needs the publish time. Every Python producer (the gateway, beat, the
+# workers' own retries and fan-outs) builds its app here, so the stamp is connected here; pika
+# producers set the same header themselves.
+PUBLISHED_AT_HEADER = "ragtasks_published_at"
+
+
+@signals.before_task_publish.connect
+def _stamp_publish_time(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        headers.setdefault(PUBLISHED_AT_HEADER, time.time())

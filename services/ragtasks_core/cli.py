@@ -11,8 +11,11 @@ ragtasks dlq list|replay|purge QUEUE [--limit N] [--id TASK_ID ...] [--yes] [--j
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
@@ -55,17 +58,42 @@ def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings()
     setup_logging(settings.log_level, json_output=settings.log_json)
     queue = Queue(args.name)
-    pool = args.pool or settings.worker_pool
-    if pool == "prefork" and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        print(
-            "ragtasks: warning: PROMETHEUS_MULTIPROC_DIR is not set; /metrics will only show the parent "
-            "process (use scripts/docker-entrypoint.sh or set it to an empty directory)",
-            file=sys.stderr,
-        )
+    if (args.pool or settings.worker_pool) == "prefork":
+        ensure_multiproc_dir()
     app = worker.build_worker_app(settings, queue)
     worker.declare_topology(app)
     worker.serve_metrics(args.metrics_port or settings.metrics_port_for(queue.value))
     app.worker_main(celery_worker_argv(args, settings))
+
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+OWNED_DIR_ENV = "RAGTASKS_OWNED_MULTIPROC_DIR"
+
+
+def ensure_multiproc_dir() -> None:
+    """Prefork children each write metric files; without a shared directory /metrics undercounts.
+
+    The start-up scripts (scripts/docker-entrypoint.sh, scripts/run-local.sh) set and wipe
+    ``PROMETHEUS_MULTIPROC_DIR``. Started bare, the worker makes a fresh private directory and
+    re-executes itself with it: prometheus_client chooses its storage when first imported, so
+    setting the variable from inside an already running Python is exactly the pitfall. The
+    directory is removed when the worker exits.
+    """
+    path = os.environ.get(MULTIPROC_DIR_ENV)
+    if path:
+        if os.environ.get(OWNED_DIR_ENV) == path:
+            owner = os.getpid()
+            atexit.register(_remove_owned_dir, path, owner)
+        return
+    path = tempfile.mkdtemp(prefix="ragtasks-metrics-")
+    print(f"ragtasks: {MULTIPROC_DIR_ENV} is not set; using {path} (removed at exit)", file=sys.stderr, flush=True)
+    env = {**os.environ, MULTIPROC_DIR_ENV: path, OWNED_DIR_ENV: path}
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)  # noqa: S606 - our own argv, re-run
+
+
+def _remove_owned_dir(path: str, owner: int) -> None:
+    if os.getpid() == owner:  # forked pool children inherit atexit hooks; only the worker cleans up
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def celery_worker_argv(args: argparse.Namespace, settings: Settings) -> list[str]:

@@ -14,12 +14,11 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from celery import Celery, signals
 from celery.app.task import Task
-from kombu import Connection
 from prometheus_client import make_wsgi_app, multiprocess
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from . import failure_alerts, metrics, runtime  # noqa: F401 -- failure_alerts connects the task-failure alert
-from .celery_app import create_celery, dead_letter_queues, task_queues
+from .celery_app import PUBLISHED_AT_HEADER, create_celery, dead_letter_queues, task_queues
 from .contract import PERIODIC_TASKS, Queue, queue_for
 from .settings import Settings
 
@@ -31,7 +30,6 @@ TASK_MODULES = {
     Queue.EVALUATOR: "ragtasks_evaluator.tasks",
     Queue.ALERTER: "ragtasks_alerter.tasks",
 }
-PUBLISHED_AT_HEADER = "ragtasks_published_at"
 
 
 def declare_topology(app: Celery) -> None:
@@ -125,12 +123,6 @@ def _worker_stopping(**_: Any) -> None:
     runtime.close_runtime()
 
 
-@signals.before_task_publish.connect
-def _stamp_publish_time(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is not None:
-        headers.setdefault(PUBLISHED_AT_HEADER, time.time())
-
-
 def _labels(task: Task) -> tuple[str, str]:
     name = task.name
     try:
@@ -190,12 +182,3 @@ def _task_finished(
         if isinstance(kwargs, dict) and isinstance(kwargs.get(key), str):
             fields[key] = kwargs[key]
     log.info("task %s", outcome, extra=fields)
-
-
-def broker_reachable(url: str, timeout: float = 3.0) -> bool:
-    try:
-        with Connection(url, connect_timeout=timeout) as conn:
-            conn.ensure_connection(max_retries=1)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
-        return False

@@ -78,6 +78,7 @@ def _spawn(name: str, argv: list[str], env: Mapping[str, str], log_dir: Path, mu
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}-{int(time.time() * 1000)}.log"
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     mp_dir = None
     if multiproc:
         # Exactly what the start-up script does: a fresh, empty directory per process tree.
@@ -99,7 +100,9 @@ def start_worker(
     pool: str = "prefork",
     extra_args: list[str] | None = None,
     ready_timeout: float = 60,
+    multiproc: bool = True,
 ) -> Proc:
+    """``multiproc=False`` starts the worker bare, without the start-up script's metrics directory."""
     port = free_port()
     # A node name of its own: two replicas on one machine must not share a control queue.
     argv = [
@@ -114,7 +117,7 @@ def start_worker(
         "--hostname",
         f"{queue}-{port}@%h",
     ]
-    proc = _spawn(f"worker-{queue}", argv + (extra_args or []), env, log_dir, multiproc=True)
+    proc = _spawn(f"worker-{queue}", argv + (extra_args or []), env, log_dir, multiproc=multiproc)
     proc.port = port
 
     def ready() -> bool:

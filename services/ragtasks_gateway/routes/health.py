@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from ragtasks_core.worker import broker_reachable
+from ragtasks_core.celery_app import broker_reachable
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3.0

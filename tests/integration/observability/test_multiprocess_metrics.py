@@ -46,6 +46,27 @@ def test_prefork_metrics_count_every_task(worker_env: dict[str, str], start_work
     assert metric_value(text, "ragtasks_tasks_in_progress", {"queue": "summarizer"}) == 0
 
 
+def test_a_bare_prefork_worker_still_counts_every_task(
+    worker_env: dict[str, str], start_worker: Any, celery_client: Any
+) -> None:
+    """``ragtasks worker`` started without the start-up script makes its own metrics directory."""
+    n_tasks = 60
+    worker = start_worker("summarizer", worker_env, concurrency=2, multiproc=False)
+    [line] = [line for line in worker.log_text().splitlines() if "PROMETHEUS_MULTIPROC_DIR is not set" in line]
+    own_dir = Path(line.split("using ", 1)[1].split(" ", 1)[0])
+    assert own_dir.is_dir()
+    results = [celery_client.send_task(TaskName.SUMMARIZER_PING.value, kwargs={}) for _ in range(n_tasks)]
+    for result in results:
+        assert result.get(timeout=60) == "pong"
+    labels = {"task": TaskName.SUMMARIZER_PING.value, "queue": "summarizer", "outcome": "success"}
+    wait_until(
+        lambda: metric_value(metrics_text(worker.port), "ragtasks_tasks_total", labels) >= n_tasks, 20, 0.5, "counted"
+    )
+    assert metric_value(metrics_text(worker.port), "ragtasks_tasks_total", labels) == n_tasks
+    worker.stop()
+    assert not own_dir.exists()  # removed when the worker exits
+
+
 def children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
