@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 MONGO_VENV := .venv-mongo
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: install run test test-unit lint typecheck bench clean
+.PHONY: install install-app run test test-unit lint typecheck bench clean
 .DEFAULT_GOAL := help
 
 help:
@@ -25,9 +25,12 @@ $(MONGO_VENV)/bin/secantusd-py:
 	$(PY) -m venv $(MONGO_VENV)
 	$(MONGO_VENV)/bin/pip install -q 'SecantusDB==0.7.0b3'
 
-install: $(BIN)/ragtasks $(MONGO_VENV)/bin/secantusd-py tools
+# What running the system needs; `install` adds the chart, image and Prometheus tools the tests use.
+install-app: $(BIN)/ragtasks $(MONGO_VENV)/bin/secantusd-py
 
-run: install
+install: install-app tools
+
+run: install-app
 	bash scripts/run-local.sh
 
 test: install

@@ -113,7 +113,10 @@ volumes:
       sizeLimit: {{ .root.Values.scratchSizeLimit }}
 {{- end -}}
 
-{{/* Container fields every component shares. Call with (dict "root" $ "c" <component values>). */}}
+{{/*
+Container fields every component shares. Call with (dict "root" $ "c" <component values>), plus
+"queueMetrics" true for the components that read RabbitMQ's management API (gateway, Flower).
+*/}}
 {{- define "ragtasks.containerCommon" -}}
 image: {{ include "ragtasks.image" .root }}
 imagePullPolicy: {{ .root.Values.image.pullPolicy }}
@@ -127,6 +130,19 @@ envFrom:
 env:
   - name: PROMETHEUS_MULTIPROC_DIR
     value: /tmp/ragtasks-metrics
+  {{- if .queueMetrics }}
+  {{- /*
+  The Secret's RABBITMQ_MANAGEMENT_URL (the key KEDA's TriggerAuthentication reads) under the name
+  the settings read. envFrom cannot rename a key, hence valueFrom; optional, so a Secret without the
+  key leaves the settings' default (the broker's host on port 15672, the broker's credentials).
+  */}}
+  - name: RAGTASKS_RABBITMQ_MANAGEMENT_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "ragtasks.secretName" .root }}
+        key: RABBITMQ_MANAGEMENT_URL
+        optional: true
+  {{- end }}
   {{- with .c.extraEnv }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
