@@ -9,12 +9,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
+
+from ragtasks_alerter import demo as alerter_demo
+from ragtasks_evaluator import demo as evaluator_demo
 
 CHAT = [
     ("user", "你好，我上周在你们店买了一副降噪耳机，订单号 A-20261120-7781。"),
@@ -65,32 +68,26 @@ def wait_task(client: httpx.Client, task_id: str, timeout: float = 120) -> dict[
     raise TimeoutError(f"task {task_id} did not finish in {timeout}s")
 
 
-def optional_demo(module: str, title: str, gateway: str, api_key: str, *extra: str) -> None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError:
-        return
+def step(title: str, main: Callable[[list[str]], int], argv: list[str]) -> None:
     print(f"\n== {title}", flush=True)
-    if hasattr(mod, "run"):
-        mod.run(gateway=gateway, api_key=api_key)
-    else:
-        mod.main(["--gateway", gateway, "--api-key", api_key, *extra])
+    if main(argv) != 0:
+        raise SystemExit(f"demo step failed: {title}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gateway", default="http://127.0.0.1:8000")
     parser.add_argument("--api-key", default="dev-key")
+    parser.add_argument("--sample-size", type=int, default=50, help="chunks sampled by the recall evaluation")
     args = parser.parse_args()
     headers = {"Authorization": f"Bearer {args.api_key}"}
     with httpx.Client(base_url=args.gateway, headers=headers, timeout=30) as client:
         chat_demo(client)
-    optional_demo("ragtasks_evaluator.demo", "2. Recall evaluation", args.gateway, args.api_key)
+    common = ["--gateway", args.gateway, "--api-key", args.api_key]
+    step("2. Recall evaluation", evaluator_demo.main, [*common, "--sample-size", str(args.sample_size)])
     # A KB of its own per run: a KB that fired minutes ago is cooling down and would stay quiet.
     kb = f"demo-kb-{int(time.time())}"
-    optional_demo(
-        "ragtasks_alerter.demo", "3. An alert to the local WeCom sink", args.gateway, args.api_key, "--kb", kb
-    )
+    step("3. An alert to the local WeCom sink", alerter_demo.main, [*common, "--kb", kb])
     return 0
 
 

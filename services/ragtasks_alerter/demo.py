@@ -46,7 +46,7 @@ def wait_delivered(gateway: str, api_key: str, fingerprint: str, timeout: float 
     return None
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="trigger one empty-retrieval alert through the gateway")
     parser.add_argument("--gateway", default="http://127.0.0.1:8000")
     parser.add_argument("--api-key", default="dev-key")
@@ -57,17 +57,18 @@ def main(argv: list[str] | None = None) -> None:
     if raised:
         print(f"raised: {raised}; waiting for the group wait and the delivery...")
         alert = wait_delivered(args.gateway, args.api_key, fingerprint(args.kb))
-        if alert is None:
-            print("not delivered yet: see GET /v1/alerts and the alerter's log")
-        else:
-            last = alert["attempts"][-1] if alert.get("attempts") else {}
-            print(
-                f"delivered: {alert['title']!r} -> {last.get('channel')} ({last.get('detail')}); "
-                "the sink's log shows the message (.run/logs/wecom-sink.log under make run)"
-            )
+        if alert is None or alert.get("delivery_state") != "sent":
+            print("not delivered: see GET /v1/alerts?status=dead and the alerter's log")
+            return 1
+        last = alert["attempts"][-1] if alert.get("attempts") else {}
+        print(
+            f"delivered: {alert['title']!r} -> {last.get('channel')} ({last.get('detail')}); "
+            "the sink's log shows the message (.run/logs/wecom-sink.log under make run)"
+        )
     else:
         print("no new alert: the KB is already firing or cooling down (see RAGTASKS_EMPTY_RETRIEVAL_*)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

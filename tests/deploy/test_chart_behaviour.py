@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from ragtasks_core.cli import build_parser, celery_worker_argv
+from ragtasks_core.settings import Settings
 from tests.deploy.chart import (
     FULLNAME,
     SCENARIOS,
@@ -62,10 +65,165 @@ def test_worker_liveness_is_a_cheap_http_check() -> None:
         assert "readinessProbe" not in container or "exec" not in container["readinessProbe"]
 
 
+def _hard_time_limit(manifests: list[Manifest]) -> int:
+    """The hard task time limit the workers run with: the ConfigMap's value, else the settings default."""
+    data = by_kind(manifests, "ConfigMap")[FULLNAME]["data"]
+    default = Settings.model_fields["task_time_limit_seconds"].default  # Celery's task_time_limit
+    return int(data.get("RAGTASKS_TASK_TIME_LIMIT_SECONDS", default))
+
+
 def test_worker_grace_period_allows_warm_shutdown() -> None:
+    manifests = render()
+    hard_limit = _hard_time_limit(manifests)
+    assert hard_limit >= Settings.model_fields["task_soft_time_limit_seconds"].default
     for worker in WORKERS:
-        spec = worker_deployment(render(), worker)["spec"]["template"]["spec"]
-        assert spec["terminationGracePeriodSeconds"] > 660, worker  # the hard task time limit
+        spec = worker_deployment(manifests, worker)["spec"]["template"]["spec"]
+        assert spec["terminationGracePeriodSeconds"] > hard_limit, worker
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_max_tasks_per_child_reaches_celery(worker: str) -> None:
+    manifests = render(None, f"workers.{worker}.maxTasksPerChild=37")
+    args = _args(worker_deployment(manifests, worker))
+    assert flag(args, "--max-tasks-per-child") == "37"
+    # What the image's CLI makes of that command line: Celery's own flag.
+    assert "--max-tasks-per-child=37" in celery_worker_argv(build_parser().parse_args(args), Settings.model_construct())
+    for other in set(WORKERS) - {worker}:
+        assert flag(_args(worker_deployment(manifests, other)), "--max-tasks-per-child") == "1000"
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_extra_env_reaches_the_container(worker: str) -> None:
+    sets = (
+        f"workers.{worker}.extraEnv[0].name=RAGTASKS_LLM_MAX_RETRIES",
+        f"workers.{worker}.extraEnv[0].value=seven",
+        f"workers.{worker}.extraEnv[1].name=FROM_SECRET",
+        f"workers.{worker}.extraEnv[1].valueFrom.secretKeyRef.name=other",
+        f"workers.{worker}.extraEnv[1].valueFrom.secretKeyRef.key=token",
+    )
+    manifests = render(None, *sets)
+    env = {
+        e["name"]: e for e in worker_deployment(manifests, worker)["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["RAGTASKS_LLM_MAX_RETRIES"] == {"name": "RAGTASKS_LLM_MAX_RETRIES", "value": "seven"}
+    assert env["FROM_SECRET"]["valueFrom"] == {"secretKeyRef": {"name": "other", "key": "token"}}
+    assert "PROMETHEUS_MULTIPROC_DIR" in env  # added to, not replaced
+    for other in set(WORKERS) - {worker}:
+        other_env = worker_deployment(manifests, other)["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert "RAGTASKS_LLM_MAX_RETRIES" not in {e["name"] for e in other_env}
+
+
+SCHEDULING = {
+    "nodeSelector": {"pool": "llm", "kubernetes.io/arch": "amd64"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "llm", "effect": "NoSchedule"}],
+    "affinity": {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": {"app.kubernetes.io/component": "worker-x"}},
+                    },
+                }
+            ]
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_scheduling_reaches_the_pod(worker: str, tmp_path: Path) -> None:
+    values = tmp_path / "scheduling.yaml"
+    values.write_text(yaml.safe_dump({"workers": {worker: SCHEDULING}}))
+    manifests = render(values)
+    spec = worker_deployment(manifests, worker)["spec"]["template"]["spec"]
+    for key, expected in SCHEDULING.items():
+        assert spec[key] == expected, key
+    for other in set(WORKERS) - {worker}:
+        other_spec = worker_deployment(manifests, other)["spec"]["template"]["spec"]
+        assert not set(SCHEDULING) & set(other_spec), other
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_grace_period_can_be_overridden(worker: str) -> None:
+    manifests = render(None, f"workers.{worker}.terminationGracePeriodSeconds=1234")
+    assert worker_deployment(manifests, worker)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 1234
+    for other in set(WORKERS) - {worker}:
+        spec = worker_deployment(manifests, other)["spec"]["template"]["spec"]
+        assert spec["terminationGracePeriodSeconds"] == 720, other
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_worker_pdb_can_be_disabled(worker: str) -> None:
+    name = f"{FULLNAME}-worker-{worker}"
+    assert by_kind(render(), "PodDisruptionBudget")[name]["spec"]["maxUnavailable"] == 1
+    pdbs = by_kind(render(None, f"workers.{worker}.podDisruptionBudget.enabled=false"), "PodDisruptionBudget")
+    assert name not in pdbs
+    assert {f"{FULLNAME}-worker-{w}" for w in set(WORKERS) - {worker}} <= set(pdbs)
+
+
+def test_beat_metrics_port_reaches_the_process() -> None:
+    beat = by_kind(render(None, "beat.metricsPort=9200"), "Deployment")[f"{FULLNAME}-beat"]
+    container = beat["spec"]["template"]["spec"]["containers"][0]
+    args = _args(beat)
+    assert args[0] == "beat"
+    assert "--metrics-port=9200" in args or flag(args, "--metrics-port") == "9200"
+    assert build_parser().parse_args(args).metrics_port == 9200  # what `ragtasks beat` listens on
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9200, "protocol": "TCP"}]
+    probe_port = container["livenessProbe"]["httpGet"]["port"]
+    assert probe_port in (9200, "metrics")  # a named port resolves to the containerPort above
+    # The default too: the process, the port and the probe agree.
+    default = by_kind(render(), "Deployment")[f"{FULLNAME}-beat"]
+    assert flag(_args(default), "--metrics-port") == "9104"
+    assert default["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 9104
+
+
+MANAGEMENT_ENV = "RAGTASKS_" + "rabbitmq_management_url".upper()
+
+
+def test_management_url_env_name_is_the_settings_field() -> None:
+    assert "rabbitmq_management_url" in Settings.model_fields
+    assert Settings.model_config["env_prefix"] == "RAGTASKS_"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "secret"),
+    [
+        (None, FULLNAME),
+        (CI / "keda-values.yaml", FULLNAME),
+        (CI / "existing-secret-values.yaml", "ragtasks-existing"),
+    ],
+    ids=["own-secret", "keda", "existing-secret"],
+)
+def test_gateway_and_flower_get_the_management_url(scenario: Path | None, secret: str) -> None:
+    manifests = render(scenario, "flower.enabled=true")
+    deployments = by_kind(manifests, "Deployment")
+    for component in ("gateway", "flower"):
+        container = deployments[f"{FULLNAME}-{component}"]["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        ref = env[MANAGEMENT_ENV]["valueFrom"]["secretKeyRef"]
+        # The same key KEDA reads, from the same Secret every other setting comes from; optional, so
+        # a Secret without it leaves the settings' default (broker host, port 15672).
+        assert ref == {"name": secret, "key": "RABBITMQ_MANAGEMENT_URL", "optional": True}, component
+        (secret_ref,) = [e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e]
+        assert secret_ref == secret
+    for name, template in pod_templates(manifests):
+        if not name.endswith(("-gateway", "-flower")):  # workers and beat never read queue metrics
+            assert MANAGEMENT_ENV not in {e["name"] for e in template["spec"]["containers"][0]["env"]}, name
+    for auth in by_kind(manifests, "TriggerAuthentication").values():
+        assert auth["spec"]["secretTargetRef"] == [
+            {"parameter": "host", "name": secret, "key": "RABBITMQ_MANAGEMENT_URL"}
+        ]
+
+
+def test_management_url_value_lands_in_the_key_the_pods_read() -> None:
+    url = "http://u:p@mq:15672/"
+    manifests = render(None, f"secrets.rabbitmqManagementUrl={url}")
+    assert by_kind(manifests, "Secret")[FULLNAME]["stringData"] == {"RABBITMQ_MANAGEMENT_URL": url}
+    gateway = by_kind(manifests, "Deployment")[f"{FULLNAME}-gateway"]
+    env = {e["name"]: e for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env[MANAGEMENT_ENV]["valueFrom"]["secretKeyRef"]["key"] == "RABBITMQ_MANAGEMENT_URL"
 
 
 def test_gateway_probes() -> None:
