@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ragtasks_core.tokens import count_message_tokens
 from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.support.fake_openai import FakeOpenAI
 
@@ -22,10 +23,15 @@ def test_threshold_triggers_exactly_one_summary_offline(
     with gateway_client(gw.port) as client:
         task_ids = []
         last = None
-        for _ in range(4):
+        per_turn = sum(count_message_tokens(m["role"], m["content"]) for m in TURN)
+        for turn in range(1, 5):
             r = client.post("/v1/sessions/chat-1/messages", json={"messages": TURN}, headers=auth())
             assert r.status_code == 200, r.text
             last = r.json()
+            assert last["last_seq"] == 2 * turn
+            if not task_ids:  # (after a trigger the summary may commit at any moment and lower it)
+                # Counted as the model will count them: o200k_base plus the chat format's overhead.
+                assert last["tokens_since_summary"] == per_turn * turn, (last, per_turn)
             if last["summary_task_id"]:
                 task_ids.append(last["summary_task_id"])
         assert last is not None and last["last_seq"] == 8
