@@ -93,6 +93,13 @@ def init_task_series(tasks: Iterable[str]) -> None:
             TASKS.labels(task, queue, outcome)
         TASK_DURATION.labels(task, queue)
         TASK_QUEUE_WAIT.labels(task, queue)
+        TASKS_IN_PROGRESS.labels(task, queue)
+
+
+def init_publish_series(tasks: Iterable[str]) -> None:
+    for task in tasks:
+        for outcome in ("ok", "error"):
+            TASKS_PUBLISHED.labels(task, queue_for(task).value, outcome)
 
 
 def init_llm_series(model: str) -> None:
@@ -101,6 +108,8 @@ def init_llm_series(model: str) -> None:
     LLM_LATENCY.labels(model)
     for kind in ("prompt", "completion"):
         LLM_TOKENS.labels(model, kind)
+    RATE_LIMITER_WAIT.labels("llm")
+    RATE_LIMITER_DEFERRALS.labels("llm")
 
 
 def tasks_of(queue: Queue) -> list[str]:

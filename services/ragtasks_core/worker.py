@@ -40,6 +40,9 @@ def declare_topology(app: Celery) -> None:
             queue.bind(channel).declare()
 
 
+LLM_QUEUES = (Queue.SUMMARIZER, Queue.EVALUATOR)
+
+
 def build_worker_app(settings: Settings, queue: Queue) -> Celery:
     runtime.configure(settings)
     app = create_celery(settings)
@@ -47,6 +50,9 @@ def build_worker_app(settings: Settings, queue: Queue) -> Celery:
     app.conf.worker_consumer = "ragtasks_core.dlq:DeadLetteringConsumer"
     importlib.import_module(TASK_MODULES[queue])
     metrics.init_task_series(metrics.tasks_of(queue))
+    if settings.llm_base_url and queue in LLM_QUEUES:
+        # The LLM client is built lazily in each child; its series should exist before the first call.
+        metrics.init_llm_series(settings.llm_model)
     metrics.set_build_info()
     return app
 

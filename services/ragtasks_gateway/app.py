@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from ragtasks_core import metrics, mongo
 from ragtasks_core.celery_app import create_celery
+from ragtasks_core.contract import TaskName
 from ragtasks_core.queue_metrics import QueueCollector
 from ragtasks_core.settings import Settings
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = create_celery(settings)
     app.state.publisher = Publisher(app.state.celery)
     metrics.set_build_info()
+    metrics.init_publish_series(t.value for t in TaskName)
     app.state.metrics_registry = metrics.registry_for_scrape()
     app.state.queue_registry = CollectorRegistry()
     app.state.queue_registry.register(QueueCollector(settings))

@@ -172,3 +172,14 @@ def metric_value(text: str, name: str, labels: Mapping[str, str] | None = None) 
                 continue
             total += sample.value
     return total
+
+
+def has_series(text: str, name: str, labels: Mapping[str, str]) -> bool:
+    """Whether a sample of ``name`` with (at least) these labels is exposed, whatever its value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return any(
+        sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    )

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ragtasks_core.contract import TaskName
 from tests.integration.helpers import auth
+from tests.support.procs import has_series
 
 OK = {"messages": [{"role": "user", "content": "hello"}]}
 
@@ -155,6 +157,10 @@ def test_healthz_metrics_readyz(client: TestClient) -> None:
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert 'ragtasks_http_requests_total{method="GET",route="/v1/tasks/{task_id}",status="200"}' in metrics.text
+    # Publish series exist at zero before anything is published (rate() is 0, not "no data").
+    for outcome in ("ok", "error"):
+        labels = {"task": TaskName.SUMMARIZE_SESSION.value, "queue": "summarizer", "outcome": outcome}
+        assert has_series(metrics.text, "ragtasks_tasks_published_total", labels)
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"status": "ready", "checks": {"mongo": "ok", "redis": "ok", "broker": "ok"}}
