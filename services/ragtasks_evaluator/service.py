@@ -305,7 +305,7 @@ def finalize_evaluation(db: Database, evaluation_id: str, *, settings: Settings,
         ranks = [rows[c]["rank"] if c in rows else None for c in doc["chunk_ids"]]
         metrics = logic.score(ranks, doc["k"])
         finished = store.now()
-        previous = store.previous_report(db, doc["kb_id"], evaluation_id, finished)
+        previous = store.previous_report(db, doc, finished)
         drops = logic.compare(previous["metrics"], metrics, settings.eval_drop_threshold) if previous else []
         started = doc.get("started_at") or finished
         fields = {

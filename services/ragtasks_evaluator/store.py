@@ -27,6 +27,7 @@ FAILED = "failed"
 def ensure_indexes(db: Database) -> None:
     db[KB_CHUNKS].create_index([("kb_id", ASCENDING), ("chunk_id", ASCENDING)], unique=True)
     db[EVALUATIONS].create_index([("kb_id", ASCENDING), ("created_at", DESCENDING)])
+    db[EVALUATIONS].create_index([("kb_id", ASCENDING), ("status", ASCENDING), ("finished_at", DESCENDING)])
     db[EVALUATION_ROWS].create_index([("evaluation_id", ASCENDING), ("chunk_id", ASCENDING)], unique=True)
 
 
@@ -131,9 +132,19 @@ def mark_batch_done(db: Database, evaluation_id: str, batch: int) -> dict[str, A
     )
 
 
-def previous_report(db: Database, kb_id: str, evaluation_id: str, before: datetime) -> dict[str, Any] | None:
+def previous_report(db: Database, evaluation: dict[str, Any], before: datetime) -> dict[str, Any] | None:
+    """The latest finished report comparable with ``evaluation``: same KB, same retriever, same
+    question writer. An ad-hoc run against another retriever, or with offline instead of LLM
+    questions, measures something else; comparing with it would raise a false recall drop."""
     return db[EVALUATIONS].find_one(
-        {"kb_id": kb_id, "status": DONE, "_id": {"$ne": evaluation_id}, "finished_at": {"$lte": before}},
+        {
+            "kb_id": evaluation["kb_id"],
+            "retriever": evaluation.get("retriever"),
+            "question_generator": evaluation.get("question_generator"),
+            "status": DONE,
+            "_id": {"$ne": evaluation["_id"]},
+            "finished_at": {"$lte": before},
+        },
         sort=[("finished_at", DESCENDING)],
     )
 
