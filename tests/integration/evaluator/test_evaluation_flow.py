@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ragtasks_core.contract import Queue, TaskName
-from ragtasks_core.contract.alerter import RaiseAlert
+from ragtasks_core.contract import TaskName
 from ragtasks_core.settings import Settings
 from ragtasks_evaluator import logic
 from ragtasks_evaluator.retrievers import Bm25Retriever
 from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.fake_retriever import FakeRetriever
-from tests.integration.evaluator.helpers import LEE, drain_tasks, load_kb, start_evaluation, wait_evaluation
+from tests.integration.evaluator.helpers import LEE, load_kb, start_evaluation, wait_evaluation
 from tests.integration.helpers import auth
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.procs import metric_value, metrics_text
+from tests.support.fake_wecom import FakeWeCom
+from tests.support.procs import metric_value, metrics_text, wait_until
 
 
 @pytest.fixture
@@ -83,10 +83,12 @@ def test_bm25_recall_on_lee_is_sensible_stable_and_rerun_is_harmless(
 
 
 def test_recall_drop_when_a_third_of_the_index_is_deleted_raises_the_alert(
-    worker_env: dict[str, str], start_worker: Any, api: TestClient, fake_retriever: FakeRetriever
+    worker_env: dict[str, str], start_worker: Any, api: TestClient, fake_retriever: FakeRetriever, wecom: FakeWeCom
 ) -> None:
     env = {
         **worker_env,
+        "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(),
+        "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
         "RAGTASKS_RETRIEVER": "http",
         "RAGTASKS_RETRIEVER_URL": fake_retriever.url,
         "RAGTASKS_RETRIEVER_AUTH_HEADER": "Bearer secret-token",
@@ -111,12 +113,18 @@ def test_recall_drop_when_a_third_of_the_index_is_deleted_raises_the_alert(
     assert {d["metric"] for d in after["comparison"]["drops"]} >= {"hit_rate@10"}
     assert after["alert"] == {"fired": True, "published": True, "fingerprint": "recall-drop:news"}
 
-    # The alert went to the alerter's queue, by name, in the alerter's contract.
-    drained = drain_tasks(env["RAGTASKS_BROKER_URL"], Queue.ALERTER.value, TaskName.RAISE_ALERT.value)
-    [alert] = [a for a in drained if a["fingerprint"].startswith("recall-drop:")]
-    parsed = RaiseAlert.model_validate(alert)
-    assert parsed.fingerprint == "recall-drop:news" and parsed.source == "evaluator" and parsed.status == "firing"
-    assert parsed.labels["kb"] == "news" and "hit_rate@10" in parsed.body
+    # Published by name in the alerter's contract, the alert reaches the robot through a real alerter.
+    start_worker("alerter", env, concurrency=1)
+
+    def recall_messages() -> list[Any]:
+        return [m for m in wecom.messages() if "recall" in m.content.lower()]
+
+    wait_until(recall_messages, 30, 0.25, "the recall-drop message")
+    [message] = recall_messages()
+    assert "Recall dropped on knowledge base news" in message.content and "hit_rate@10" in message.content
+    [alert] = api.get("/v1/alerts", headers=auth()).json()["alerts"]
+    assert alert["fingerprint"] == "recall-drop:news" and alert["source"] == "evaluator"
+    assert alert["status"] == "firing" and alert["labels"]["kb"] == "news"
 
 
 def test_empty_answers_and_errors_are_misses_not_crashes_or_dropped_rows(
