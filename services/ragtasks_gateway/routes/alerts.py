@@ -7,6 +7,8 @@ URLs live only in the workers' settings.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -30,7 +32,9 @@ class AlertIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fingerprint: str
+    # What makes two alerts "the same one" (dedup, occurrences, resolve). Left out, it is derived
+    # from source, title and labels, so resending the same alert stays one alert.
+    fingerprint: str | None = None
     severity: Literal["critical", "warning", "info"] = "warning"
     title: str
     body: str = ""
@@ -122,6 +126,11 @@ def _out(doc: dict[str, Any], dead: set[str]) -> AlertOut:
     )
 
 
+def derived_fingerprint(source: str, title: str, labels: dict[str, str]) -> str:
+    identity = json.dumps([source, title, sorted(labels.items())], ensure_ascii=False)
+    return f"{source}:{hashlib.sha256(identity.encode()).hexdigest()[:16]}"[:256]
+
+
 async def _publish(publisher: PublisherDep, db: DbDep, alerts: list[RaiseAlert]) -> Accepted:
     """Through the outbox: with the broker away the alerts are recorded and the sweep sends them."""
     task_ids = []
@@ -133,8 +142,11 @@ async def _publish(publisher: PublisherDep, db: DbDep, alerts: list[RaiseAlert])
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
 async def raise_alert(body: AlertIn, publisher: PublisherDep, db: DbDep) -> Accepted:
+    fields = body.model_dump()
+    if fields["fingerprint"] is None:
+        fields["fingerprint"] = derived_fingerprint(body.source, body.title, body.labels)
     try:
-        alert = RaiseAlert.model_validate(body.model_dump())
+        alert = RaiseAlert.model_validate(fields)
     except ValidationError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ragtasks_core.contract import TaskName
+from ragtasks_core.mongo import OUTBOX
 from tests.integration.helpers import auth
 from tests.support.procs import has_series
 
@@ -239,3 +240,17 @@ def test_concurrent_appends_claim_one_summary(make_client: Callable[..., TestCli
         assert len(results[sid]) == 2 and len(claimed) == 1, results
         pending = db.sessions.find_one({"_id": sid})["summary_pending"]
         assert pending["task_id"] == claimed[0] and pending["published"] is True
+
+
+def test_an_alert_without_a_fingerprint_gets_a_stable_one(client: TestClient, db: Any) -> None:
+    disk = {"title": "Disk almost full", "labels": {"host": "db-1"}}
+    ids = [client.post("/v1/alerts", json=disk, headers=auth()).json()["task_ids"][0] for _ in range(2)]
+    other = client.post("/v1/alerts", json={**disk, "labels": {"host": "db-2"}}, headers=auth())
+    assert other.status_code == 202, other.text
+    outbox = db[OUTBOX].find({"task": TaskName.RAISE_ALERT.value})
+    recorded = {doc["_id"]: doc["kwargs"]["fingerprint"] for doc in outbox}
+    # The same alert sent twice is one alert (one fingerprint); other labels, another alert.
+    assert recorded[ids[0]] == recorded[ids[1]] and recorded[ids[0]].startswith("api:")
+    assert recorded[other.json()["task_ids"][0]] != recorded[ids[0]]
+    missing_title = client.post("/v1/alerts", json={"labels": {}}, headers=auth())
+    assert missing_title.status_code == 422 and "title" in missing_title.text
