@@ -130,6 +130,12 @@ def test_success_ratio_read_back_through_prometheus(
         # The gateway exports queue depth and consumers from RabbitMQ's management API.
         # (The management API's statistics lag the broker by its collection interval: wait, don't read once.)
         prom.wait_for(lambda: prom.value('max(ragtasks_queue_consumers{queue="summarizer"})') == 1.0, 30)
+        # Depth by state for every worker queue (drained by now: zero, but present).
+        depth = prom.query("ragtasks_queue_messages")
+        assert {(r["metric"]["queue"], r["metric"]["state"]) for r in depth} == {
+            (q, state) for q in ("summarizer", "evaluator", "alerter") for state in ("ready", "unacknowledged")
+        }
+        assert prom.value("max(ragtasks_queue_metrics_up)") == 1.0
         assert prom.value("max(ragtasks_build_info)") == 1.0
         # The other task and LLM series, through Prometheus: every attempt is timed and waited.
         runs = SUCCESSES + FAILURES

@@ -19,7 +19,7 @@ from ragtasks_gateway.app import create_app
 from ragtasks_publisher import build_message
 from tests.integration.helpers import wait_task
 from tests.integration.publishing.helpers import dlq_list, queue_depth, ragtasks, raw_publish
-from tests.support.procs import wait_until
+from tests.support.procs import metric_value, metrics_text, wait_until
 
 # Per queue: a task with a payload model, its model's name, and a payload that fails validation.
 QUEUES = {
@@ -43,7 +43,7 @@ def test_garbage_lands_in_dlq_with_reason_then_purge(
     url = env["RAGTASKS_BROKER_URL"]
     task, model, invalid = QUEUES[queue]
     ping = f"ragtasks.{queue}.ping"
-    start_worker(queue, env, concurrency=1)
+    worker = start_worker(queue, env, concurrency=1)
     dlq.purge(url, Queue(queue))  # in-process: the CLI's purge is checked below
 
     def send(body: bytes, headers: dict[str, Any] | None, content_type: str = "application/json") -> None:
@@ -90,6 +90,14 @@ def test_garbage_lands_in_dlq_with_reason_then_purge(
         for refused_id, why in ((v99_id, "unknown payload version"), (positional_id, "positional arguments")):
             failed = wait_task(client, refused_id)
             assert failed["state"] == "FAILURE" and why in failed["error"], failed
+
+    # The two payloads the task itself refused (invalid, v99) count as rejected, not as failures of
+    # the work; the rest never reached the task.
+    def outcome(name: str) -> float:
+        return metric_value(metrics_text(worker.port), "ragtasks_tasks_total", {"task": task, "outcome": name})
+
+    wait_until(lambda: outcome("rejected") >= 2, 10, 0.2, "the rejected count")
+    assert [outcome(o) for o in ("rejected", "failure", "success", "retry")] == [2, 0, 0, 0]
 
     if queue != "summarizer":
         dlq.purge(url, Queue(queue))

@@ -11,14 +11,18 @@ One test runs every scenario at once (they wait in the broker, not in the worker
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from ragtasks_core.celery_app import create_celery
+from ragtasks_core.contract import TaskName
+from ragtasks_core.metrics import TASK_OUTCOMES
 from ragtasks_core.settings import Settings
 from tests.support.fake_openai import Reply
+from tests.support.procs import metric_value, metrics_text, wait_until
 from tests.support.services import Vhost
 
 from .conftest import RoutedFakeOpenAI, gaps, llm_env, publish_summary, seed_session, task_state, wait_states
@@ -76,8 +80,8 @@ def _run(
         contents = [f"[[{marker}]] first message.", "second message.", "third message."]
         seed_session(db, marker, contents, pending_task_id=ids[marker])
 
-    start_worker("summarizer", env, concurrency=2)
-    start_worker("summarizer", fast_env, concurrency=1)
+    main_worker = start_worker("summarizer", env, concurrency=2)
+    fast_worker = start_worker("summarizer", fast_env, concurrency=1)
     settings = settings_for(env)
     client = api(settings)
     main_app, fast_app = create_celery(settings), create_celery(settings_for(fast_env))
@@ -131,6 +135,20 @@ def _run(
     assert "gave up" in db.sessions.find_one({"_id": "give_up"})["summary_error"]["error"]
     for marker in ("default", "retry_after", "hang"):
         assert db.sessions.find_one({"_id": marker})["summary_pending"] is None
+
+    # Every attempt is counted by its outcome: a retry is not a failure (the success ratio's rules
+    # rely on it). Main worker: 3 + 1 + 1 retries, 3 successes, 3 failures; the other: 5 and 1.
+    def outcomes(port: int) -> dict[str, float]:
+        text = metrics_text(port)
+        task = {"task": TaskName.SUMMARIZE_SESSION.value, "queue": "summarizer"}
+        return {o: metric_value(text, "ragtasks_tasks_total", {**task, "outcome": o}) for o in TASK_OUTCOMES}
+
+    # (Counted in task_postrun, a moment after the state is stored: wait for it, then compare.)
+    expected = {main_worker.port: {"success": 3, "failure": 3, "retry": 5, "rejected": 0}}
+    expected[fast_worker.port] = {"success": 0, "failure": 1, "retry": 5, "rejected": 0}
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: all(outcomes(p) == want for p, want in expected.items()), 10, 0.2, "the counters")
+    assert {p: outcomes(p) for p in expected} == expected
 
     # An id nobody published is PENDING.
     assert task_state(client, "never-published")["state"] == "PENDING"
