@@ -17,16 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 METRIC_MODULES = [ROOT / "services" / "ragtasks_core" / name for name in ("metrics.py", "queue_metrics.py")]
 RULES_FILE = ROOT / "deploy" / "prometheus" / "rules.yaml"
 
-# Metrics other components add (issue 5), by the names agreed there.
-PLANNED = {
-    "ragtasks_queue_messages",
-    "ragtasks_queue_consumers",
-    "ragtasks_eval_hit_rate",
-    "ragtasks_eval_mrr",
-    "ragtasks_alerts_total",
-    "ragtasks_retrieval_events_total",
-    "ragtasks_build_info",
-}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 NAME = re.compile(r"\bragtasks[_:][A-Za-z0-9_:]*")
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -40,7 +30,7 @@ def load_rules() -> list[dict[str, Any]]:
 def known_names() -> set[str]:
     """Every series name a rule or panel may select."""
     declared = {n for path in METRIC_MODULES for n in re.findall(r'"(ragtasks_[a-z0-9_]+)"', path.read_text())}
-    names = set(declared) | PLANNED
+    names = set(declared)
     for name in declared:
         names.update(name + suffix for suffix in (*HISTOGRAM_SUFFIXES, "_info"))
     names.update(rule["record"] for rule in load_rules() if "record" in rule)
