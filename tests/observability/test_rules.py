@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ragtasks_core.contract import PERIODIC_TASKS
 from tests.observability.contract import RULES_FILE, known_names, load_rules, names_in
 
 TESTS_DIR = RULES_FILE.parent / "tests"
@@ -88,3 +90,9 @@ def test_rules_file_is_the_one_tests_load() -> None:
 def test_local_prometheus_config_is_valid() -> None:
     result = run("check", "config", str(RULES_FILE.parent / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_periodic_task_is_watched_for_a_missing_success() -> None:
+    [missing] = [r for r in load_rules() if r.get("alert") == "RagtasksPeriodicTaskMissing"]
+    watched = set(re.findall(r'task="([^"]+)"', missing["expr"]))
+    assert watched == set(PERIODIC_TASKS)
