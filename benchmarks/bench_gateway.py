@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from tests.support import procs
 
-from benchmarks.common import LOG_DIR, percentile, spawn, stack
+from benchmarks.common import LOG_DIR, Stack, percentile, spawn, stack
 
 BODY = {"messages": [{"role": "user", "content": "我想退货，耳机左边有杂音。The left earbud crackles at high volume."}]}
 UVICORN_ARGS = ["-m", "uvicorn", "--factory", "--no-access-log"]
@@ -97,25 +97,28 @@ async def load(base_url: str, clients: int, total: int) -> dict[str, float]:
 
 def run(clients: int, total: int) -> dict[str, object]:
     with stack() as s:
-        env = s.env(SUMMARY_TRIGGER_TOKENS="100000000")
-        gateway = procs.start_gateway(env, LOG_DIR)
-        servers, urls = [], {"gateway": f"http://127.0.0.1:{gateway.port}"}
-        try:
-            for name, factory in BASELINES.items():
-                port = procs.free_port()
-                baseline_env = {**env, "BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name}
-                servers.append(
-                    spawn(f"baseline-{name}", [*UVICORN_ARGS, factory, "--port", str(port)], baseline_env, "")
-                )
-                procs.wait_until(lambda port=port: _up(port), 30, 0.2, f"baseline {name} server")
-                urls[name] = f"http://127.0.0.1:{port}"
-            for url in urls.values():  # warm-up: connections, indexes, first-call imports
-                asyncio.run(load(url, clients, clients * 5))
-            results = {name: asyncio.run(load(url, clients, total)) for name, url in urls.items()}
-        finally:
-            gateway.stop()
-            for server in servers:
-                server.stop()
+        return measure(s, clients, total)
+
+
+def measure(s: Stack, clients: int, total: int) -> dict[str, object]:
+    """The benchmark on a given stack; the smoke test calls it with a handful of requests."""
+    env = s.env(SUMMARY_TRIGGER_TOKENS="100000000")
+    gateway = procs.start_gateway(env, LOG_DIR)
+    servers, urls = [], {"gateway": f"http://127.0.0.1:{gateway.port}"}
+    try:
+        for name, factory in BASELINES.items():
+            port = procs.free_port()
+            baseline_env = {**env, "BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name}
+            servers.append(spawn(f"baseline-{name}", [*UVICORN_ARGS, factory, "--port", str(port)], baseline_env, ""))
+            procs.wait_until(lambda port=port: _up(port), 30, 0.2, f"baseline {name} server")
+            urls[name] = f"http://127.0.0.1:{port}"
+        for url in urls.values():  # warm-up: connections, indexes, first-call imports
+            asyncio.run(load(url, clients, clients * 5))
+        results = {name: asyncio.run(load(url, clients, total)) for name, url in urls.items()}
+    finally:
+        gateway.stop()
+        for server in servers:
+            server.stop()
     ours = results["gateway"]["requests_per_second"]
     return {
         "benchmark": "gateway_append",

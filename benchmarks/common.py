@@ -45,9 +45,15 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack() -> Iterator[Stack]:
-    mongo = MongoServer.start(LOG_DIR)
-    vhost = Vhost.create()
+def stack(mongo: MongoServer | None = None, vhost: Vhost | None = None) -> Iterator[Stack]:
+    """A database of its own on a Mongo server and a RabbitMQ vhost.
+
+    Servers passed in (the smoke test's session fixtures) are reused and left running; the ones
+    started here are stopped. The database is dropped either way.
+    """
+    own_mongo, own_vhost = mongo is None, vhost is None
+    mongo = mongo if mongo is not None else MongoServer.start(LOG_DIR)
+    vhost = vhost if vhost is not None else Vhost.create()
     db_name = unique("ragtasks_bench")
     try:
         yield Stack(mongo, vhost, db_name)
@@ -56,8 +62,10 @@ def stack() -> Iterator[Stack]:
         with contextlib.suppress(Exception):
             client.drop_database(db_name)
         client.close()
-        vhost.delete()
-        mongo.stop()
+        if own_vhost:
+            vhost.delete()
+        if own_mongo:
+            mongo.stop()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

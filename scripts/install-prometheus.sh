@@ -1,33 +1,52 @@
 #!/usr/bin/env bash
-# Install prometheus + promtool from Debian, idempotently, and make sure the packaged daemon is not
-# running: ragtasks starts its own Prometheus instances (tests, local stack) on ports it chooses.
+# Install prometheus + promtool and Alertmanager (prometheus-alertmanager + amtool) from Debian,
+# idempotently, and make sure the packaged daemons are not running: ragtasks starts its own
+# Prometheus and Alertmanager instances (tests, local stack) on ports it chooses.
 set -euo pipefail
 
+missing=()
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    missing+=(prometheus)
+fi
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
+    missing+=(prometheus-alertmanager)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The package ships a service unit / init script that may start a daemon on :9090. Stop and
-# disable it wherever an init system exists; then end any daemon run as the package's user.
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-fi
-if [ -x /etc/init.d/prometheus ]; then
-    /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-    command -v update-rc.d >/dev/null 2>&1 && update-rc.d prometheus disable >/dev/null 2>&1 || true
-fi
-# Only the packaged daemon: run as the package's user, or reading the package's /etc/prometheus/.
-# Our own instances (tests, local stack) run as the developer with a temp --config.file.
-packaged=$(pgrep -u prometheus -x prometheus || true)
-for pid in $(pgrep -x prometheus || true); do
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -e '/etc/prometheus/' -e '^/usr/bin/prometheus *$'; then
-        packaged="$packaged $pid"
+# stop_packaged SERVICE BINARY: each package ships a service unit / init script that may start a
+# daemon (prometheus on :9090; Alertmanager on :9093 plus its cluster port :9094). Stop and disable
+# it wherever an init system exists; then end any daemon run as the package's user.
+stop_packaged() {
+    local service=$1 binary=$2
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl disable --now "$service.service" >/dev/null 2>&1 || true
     fi
-done
-for pid in $packaged; do
-    kill "$pid" 2>/dev/null || true
-done
+    if [ -x "/etc/init.d/$service" ]; then
+        "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+        command -v update-rc.d >/dev/null 2>&1 && update-rc.d "$service" disable >/dev/null 2>&1 || true
+    fi
+    # Only the packaged daemon: run as the package's user, or reading the package's /etc/prometheus/,
+    # or started bare by the init script. Our own instances (tests, local stack) run as the developer
+    # with a temp --config.file. Matched on the full command line: a process name is cut to 15
+    # characters ("prometheus-aler"), so `pgrep -x prometheus-alertmanager` would never match.
+    local pattern="^(/usr/bin/)?$binary( |\$)" packaged pid
+    packaged=$(pgrep -u prometheus -f "$pattern" || true)
+    for pid in $(pgrep -f "$pattern" || true); do
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -e '/etc/prometheus/' -e "^/usr/bin/$binary *\$"; then
+            packaged="$packaged $pid"
+        fi
+    done
+    for pid in $packaged; do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+
+stop_packaged prometheus prometheus
+stop_packaged prometheus-alertmanager prometheus-alertmanager
 
 promtool --version 2>&1 | head -1
+prometheus-alertmanager --version 2>&1 | head -1

@@ -27,11 +27,14 @@ async def _check_mongo(request: Request) -> None:
 
 
 async def _check_redis(request: Request) -> None:
-    client = aioredis.from_url(request.app.state.settings.effective_redis_url)
-    try:
-        await client.ping()
-    finally:
-        await client.aclose()
+    # The result backend (task state) and the Redis of the limiters and windows may be two servers.
+    settings = request.app.state.settings
+    for url in dict.fromkeys((settings.effective_redis_url, settings.result_backend)):
+        client = aioredis.from_url(url)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
 
 
 async def _check_broker(request: Request) -> None:

@@ -180,7 +180,12 @@ def _dead(scheme: str) -> str:
 
 @pytest.mark.parametrize(
     ("setting", "scheme", "check"),
-    [("mongodb_url", "mongodb", "mongo"), ("redis_url", "redis", "redis"), ("broker_url", "amqp", "broker")],
+    [
+        ("mongodb_url", "mongodb", "mongo"),
+        ("redis_url", "redis", "redis"),
+        ("result_backend", "redis", "redis"),  # task state on a Redis of its own
+        ("broker_url", "amqp", "broker"),
+    ],
 )
 def test_readyz_reports_the_dependency_that_is_down(
     make_client: Callable[..., TestClient], setting: str, scheme: str, check: str
