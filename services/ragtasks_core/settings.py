@@ -229,6 +229,9 @@ class Settings(BaseSettings):
     # A summary published but still pending after this long is published again (same task id).
     outbox_stale_pending_seconds: float = Field(900.0, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
+    # How long a producer (gateway, beat) waits for the broker to confirm a publish before it
+    # leaves the record to the outbox sweep: short, so an append never hangs on a dead broker.
+    publish_timeout_seconds: float = Field(1.5, gt=0, le=30)
     # Tests and demos only: run beat's "evaluator-nightly" entry every N seconds instead of daily at
     # RAGTASKS_EVAL_NIGHTLY_HOUR:MINUTE (unset: daily). Each run is still a real nightly run.
     eval_nightly_interval_seconds: float | None = Field(None, gt=0)

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="ragtasks gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.celery = create_celery(settings)
-    app.state.publisher = Publisher(app.state.celery)
+    app.state.publisher = Publisher(app.state.celery, timeout=settings.publish_timeout_seconds)
     metrics.set_build_info()
     metrics.init_publish_series(t.value for t in TaskName)
     app.state.metrics_registry = metrics.registry_for_scrape()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import redis
 
+from ragtasks_core import runtime
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.settings import Settings
 
@@ -89,6 +90,7 @@ class BeatLock:
 
 
 def run_beat(settings: Settings, *, schedule_file: str | None = None, loglevel: str = "INFO") -> None:
+    runtime.configure(settings)  # the scheduler's outbox and publish timeout read these settings
     client = redis.Redis.from_url(settings.effective_redis_url, decode_responses=True)
     lock = BeatLock(client, lock_key(settings))
     lock.acquire()

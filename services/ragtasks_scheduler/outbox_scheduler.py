@@ -22,7 +22,6 @@ from ragtasks_core import outbox, runtime
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")
-PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
 def due_time(entry: ScheduleEntry) -> datetime:
@@ -41,7 +40,7 @@ def run_id(entry_name: str, due: datetime) -> str:
 class OutboxScheduler(PersistentScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        outbox.fail_fast(self.app, PUBLISH_TIMEOUT_SECONDS)
+        outbox.fail_fast(self.app, runtime.configured_settings().publish_timeout_seconds)
 
     @property
     def producer(self) -> None:

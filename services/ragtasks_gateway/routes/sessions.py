@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
@@ -79,7 +80,7 @@ async def get_context(session_id: SessionId, db: DbDep) -> SessionContext:
 
 
 @router.post("/{session_id}/summarize", response_model=TaskAccepted, status_code=status.HTTP_202_ACCEPTED)
-async def summarize(session_id: SessionId, db: DbDep, publisher: PublisherDep) -> TaskAccepted:
+async def summarize(session_id: SessionId, db: DbDep, publisher: PublisherDep, settings: SettingsDep) -> TaskAccepted:
     doc = await sessions.get_session(db, session_id)
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
@@ -97,6 +98,7 @@ async def summarize(session_id: SessionId, db: DbDep, publisher: PublisherDep) -
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "broker unavailable; the summary is recorded and will be published when it returns",
-            headers={"Retry-After": "30"},
+            # By then the sweep has usually published it: a retry finds it pending and returns its id.
+            headers={"Retry-After": str(math.ceil(settings.outbox_sweep_interval_seconds))},
         )
     return TaskAccepted(task_id=task_id)
