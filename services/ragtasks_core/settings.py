@@ -280,6 +280,9 @@ class Settings(BaseSettings):
         for name in ("mongodb_url", "result_backend"):
             if name not in self.model_fields_set:
                 raise ValueError(f"RAGTASKS_{name.upper()} must be set explicitly when RAGTASKS_ENVIRONMENT=production")
+        # The robot's rule: after 45009 wait at least a minute (tests shorten it in development).
+        if self.wecom_rate_limited_retry_seconds < 60:
+            raise ValueError("RAGTASKS_WECOM_RATE_LIMITED_RETRY_SECONDS must be at least 60 in production")
         return self
 
     # Derived values -------------------------------------------------------------------------

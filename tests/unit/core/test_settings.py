@@ -117,6 +117,14 @@ def test_production_refuses_default_mongo_and_redis_urls(monkeypatch: pytest.Mon
         Settings()
 
 
+def test_production_waits_at_least_a_minute_after_the_robots_frequency_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, RAGTASKS_WECOM_RATE_LIMITED_RETRY_SECONDS="30")
+    with pytest.raises(ValidationError, match="RAGTASKS_WECOM_RATE_LIMITED_RETRY_SECONDS must be at least 60"):
+        Settings()
+    production(monkeypatch, RAGTASKS_WECOM_RATE_LIMITED_RETRY_SECONDS="90")
+    assert Settings().wecom_rate_limited_retry_seconds == 90
+
+
 def test_development_defaults_still_work() -> None:
     settings = Settings()
     assert settings.environment == "development"
