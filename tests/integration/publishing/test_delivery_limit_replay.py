@@ -30,21 +30,26 @@ def test_delivery_limit_dead_letters_then_replay_runs_it(
     start_worker("evaluator", env, concurrency=1).stop()  # declares the topology, then goes away
     ragtasks(env, "dlq", "purge", "evaluator", "--yes")
     with TaskPublisher(url) as publisher:
-        task_id = publisher.publish_ping("evaluator")
+        task_id, other_id = publisher.publish_ping("evaluator"), publisher.publish_ping("evaluator")
     deliveries = 0
     while _take_and_die(url, "evaluator"):
         deliveries += 1
-        assert deliveries <= 10, "x-delivery-limit never dead-lettered the message"
-    assert deliveries == 6  # RAGTASKS_DELIVERY_LIMIT=5: the 6th failed delivery dead-letters it
+        assert deliveries <= 20, "x-delivery-limit never dead-lettered the messages"
+    assert deliveries == 12  # RAGTASKS_DELIVERY_LIMIT=5: each one's 6th failed delivery dead-letters it
 
     listing = dlq_list(env, "evaluator")
-    [item] = listing["messages"]
-    assert item["task_id"] == task_id and item["task"] == "ragtasks.evaluator.ping"
-    assert item["reason"].startswith("delivery limit reached"), item
+    assert sorted(item["task_id"] for item in listing["messages"]) == sorted([task_id, other_id])
+    for item in listing["messages"]:
+        assert item["task"] == "ragtasks.evaluator.ping"
+        assert item["reason"].startswith("delivery limit reached"), item
 
     start_worker("evaluator", env, concurrency=1)
     assert ragtasks(env, "dlq", "replay", "evaluator", "--id", "no-such-id").stdout.startswith("replayed 0")
     assert ragtasks(env, "dlq", "replay", "evaluator", "--id", task_id).stdout.startswith("replayed 1")
     with TestClient(create_app(make_settings())) as client:
         assert wait_task(client, task_id)["state"] == "SUCCESS"
+        assert queue_depth(url, "evaluator.dlq") == 1  # only the one asked for
+        # Without --id: everything left in the dead-letter queue.
+        assert ragtasks(env, "dlq", "replay", "evaluator").stdout.startswith("replayed 1")
+        assert wait_task(client, other_id)["state"] == "SUCCESS"
     assert queue_depth(url, "evaluator.dlq") == 0
