@@ -1,27 +1,21 @@
 """RabbitMQ really stops (``rabbitmqctl stop_app``) while sessions keep growing: nothing is lost.
 
 Every session that crossed the threshold during the outage gets exactly one summary once the
-broker is back (the sweep publishes the recorded pending summaries); alerts published through
-the outbox during the outage reach the alerter; the real beat (``ragtasks beat``) records the
-evaluator's nightly runs that fell due during the outage, and each runs exactly once afterwards
-(``RAGTASKS_EVAL_NIGHTLY_INTERVAL_SECONDS`` makes the real "evaluator-nightly" entry fire every
-few seconds). The outage is kept short (~8 s): other test runs share this broker.
+broker is back (the sweep publishes the recorded pending summaries); alerts raised through the
+gateway (``POST /v1/alerts``, recorded in the outbox) during the outage reach the alerter; the
+real beat (``ragtasks beat``) records the evaluator's nightly runs that fell due during the
+outage, and each runs exactly once afterwards (``RAGTASKS_EVAL_NIGHTLY_INTERVAL_SECONDS`` makes
+the real "evaluator-nightly" entry fire every few seconds). The outage is kept short (~8 s):
+other test runs share this broker.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
-from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
-from ragtasks_core.contract.alerter import RaiseAlert
-from ragtasks_core.settings import Settings
-from ragtasks_gateway.publisher import Publisher
 from tests.conftest import LOG_DIR
 from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.support import procs
@@ -35,23 +29,9 @@ TURN = [
 ]
 
 
-def _alert(i: int) -> RaiseAlert:
-    return RaiseAlert(
-        fingerprint=f"outage-test-{i}", severity="warning", title=f"test alert {i}", body="raised during an outage",
-        labels={"test": "outage"}, source="outage-test",
-    )  # fmt: skip
-
-
-async def _publish_alerts(settings: Settings) -> list[tuple[str, bool]]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
-    app = create_celery(settings)
-    try:
-        publisher = Publisher(app)
-        db = client[settings.mongodb_db]
-        return [await publisher.publish_reliably(TaskName.RAISE_ALERT, _alert(i), db=db) for i in range(2)]
-    finally:
-        app.close()
-        await client.close()
+def _alert(i: int) -> dict[str, Any]:
+    return {"fingerprint": f"outage-test-{i}", "title": f"test alert {i}", "body": "raised during an outage",
+            "labels": {"test": "outage"}, "source": "outage-test"}  # fmt: skip
 
 
 NIGHTLY_RUNS = "^beat:evaluator-nightly:"
@@ -63,12 +43,11 @@ def _runs_of(proc: procs.Proc, task_id: str) -> int:
 
 
 def test_broker_outage_loses_nothing(
-    worker_env: dict[str, str], make_settings: Any, start_worker: Any, start_gateway: Any, processes: Any, db: Any
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, processes: Any, db: Any
 ) -> None:
     tuning = {"SUMMARY_TRIGGER_TOKENS": "150", "SUMMARY_KEEP_RECENT_MESSAGES": "0"}
     tuning |= {"OUTBOX_SWEEP_INTERVAL_SECONDS": "2", "OUTBOX_GRACE_SECONDS": "1", "EVAL_NIGHTLY_INTERVAL_SECONDS": "3"}
     worker_env.update({f"RAGTASKS_{k}": v for k, v in tuning.items()})
-    settings = make_settings(**{k.lower(): v for k, v in tuning.items()})
     start_worker("summarizer", worker_env, concurrency=2)
     start_worker("alerter", worker_env, concurrency=1)
     evaluator = start_worker("evaluator", worker_env, concurrency=1)
@@ -84,12 +63,15 @@ def test_broker_outage_loses_nothing(
     wait_until(nightly_ran, 60, 0.5, "a nightly run before the outage")
 
     latencies: list[float] = []
-    alerts: list[tuple[str, bool]] = []
+    alerts: list[str] = []
     with gateway_client(gw.port) as client:
         run_ctl("stop_app")
         outage_started = datetime.now(UTC)
         try:
-            alerts = asyncio.run(_publish_alerts(settings))
+            for i in range(2):  # POST /v1/alerts during the outage: accepted, recorded in the outbox
+                r = client.post("/v1/alerts", json=_alert(i), headers=auth())
+                assert r.status_code == 202, r.text
+                alerts += r.json()["task_ids"]
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline:
                 for session in SESSIONS:
@@ -108,7 +90,7 @@ def test_broker_outage_loses_nothing(
         for session in SESSIONS:
             doc = db.sessions.find_one({"_id": session})
             assert doc["summary_upto_seq"] == 0 and doc["tokens_since_summary"] >= 150
-        assert all(published is False for _, published in alerts)
+        assert [db.outbox.find_one({"_id": tid})["published_at"] for tid in alerts] == [None, None]
         # Nightly runs fell due during the outage: beat recorded them, and could not publish them.
         missed = list(
             db.outbox.find(
@@ -128,7 +110,7 @@ def test_broker_outage_loses_nothing(
             assert len(summaries) == 1 and summaries[0]["committed"], summaries  # exactly one, none lost
 
         # Alerts recorded during the outage were published after it and reached the alerter.
-        for task_id, _ in alerts:
+        for task_id in alerts:
             wait_until(lambda tid=task_id: db.outbox.find_one({"_id": tid})["published_at"] is not None, 60, 0.5)
             state = wait_task(client, task_id, timeout=60, states={"SUCCESS", "FAILURE", "RETRY", "STARTED"})
             assert state["state"] == "SUCCESS", state
