@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
@@ -19,6 +21,7 @@ from ragtasks_core.contract import TaskName
 from ragtasks_core.queue_metrics import QueueCollector
 from ragtasks_core.settings import Settings
 
+from .deps import auth_problem
 from .publisher import Publisher
 from .routes import ROUTERS
 
@@ -78,6 +81,16 @@ def _install_middleware(app: FastAPI) -> None:
             path = getattr(route, "path", "unmatched")
             metrics.HTTP_REQUESTS.labels(request.method, path, str(status_code)).inc()
             metrics.HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI parses the body before dependencies run: without this an unauthenticated caller
+        # would learn about the body's shape (422) before being told to authenticate (401).
+        if request.url.path.startswith("/v1/"):
+            problem = auth_problem(request.app.state.settings, request.headers.get("authorization"))
+            if problem:
+                return JSONResponse({"detail": problem}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:

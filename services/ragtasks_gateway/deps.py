@@ -31,23 +31,27 @@ def get_publisher(request: Request) -> Publisher:
     return publisher
 
 
-def require_api_key(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Bearer auth; compares against every key in constant time (no early exit on a match)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
-        )
-    presented = credentials.credentials.encode()
-    settings: Settings = request.app.state.settings
+def auth_problem(settings: Settings, authorization: str | None) -> str | None:
+    """Why an ``Authorization`` header does not authenticate, or None when it does.
+
+    Compares against every key in constant time (no early exit on a match)."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return "missing bearer token"
+    presented = token.strip().encode()
     matched = False
     for key in settings.api_keys:
         matched |= hmac.compare_digest(presented, key.get_secret_value().encode())
-    if not matched:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
-        )
+    return None if matched else "invalid bearer token"
+
+
+def require_api_key(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Bearer auth on every ``/v1`` route (``credentials`` puts the scheme in the OpenAPI docs)."""
+    problem = auth_problem(request.app.state.settings, request.headers.get("authorization"))
+    if problem:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, problem, headers={"WWW-Authenticate": "Bearer"})
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -42,6 +42,11 @@ def test_auth_refused(client: TestClient, db: Any, headers: dict[str, str]) -> N
         assert r.status_code == 401, r.text
         assert r.headers["www-authenticate"] == "Bearer"
         assert "bearer token" in reason(r)
+    # A body that would not validate still gets 401 first: nothing about its shape is revealed.
+    for body in (b"{not json", b'{"messages": "x"}'):
+        json_headers = {**headers, "Content-Type": "application/json"}
+        r = client.post("/v1/sessions/s1/messages", content=body, headers=json_headers)
+        assert r.status_code == 401 and "bearer token" in reason(r), r.text
     no_writes(db)
 
 
