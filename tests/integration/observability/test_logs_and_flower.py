@@ -51,9 +51,10 @@ def test_worker_logs_are_json_with_task_fields_and_no_secrets(
 
 
 def test_flower_sees_the_workers_and_their_task_events(
-    worker_env: dict[str, str], start_worker: Any, tmp_path: Any, celery_client: Any
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, tmp_path: Any
 ) -> None:
     start_worker("alerter", worker_env, concurrency=1)
+    gateway = start_gateway(worker_env)
     port = free_port()
     env = {**os.environ, **worker_env, "FLOWER_UNAUTHENTICATED_API": "true"}
     with open(tmp_path / "flower.log", "wb") as log:
@@ -74,9 +75,12 @@ def test_flower_sees_the_workers_and_their_task_events(
             return any(name.startswith("alerter-") for name in body)
 
         wait_until(workers, 60, 1.0, "Flower to list the alerter worker")
-        # Task events: "sent" comes from the publisher (task_send_sent_event), the rest from the
-        # worker (worker_send_task_events). Without either, Flower's task view stays incomplete.
-        task_id = celery_client.send_task(TaskName.ALERTER_PING.value, kwargs={}).id
+        # Task events: "sent" comes from the publisher -- here the gateway (task_send_sent_event) --
+        # the rest from the worker (worker_send_task_events). Without either, Flower's task view
+        # stays incomplete.
+        alert = {"fingerprint": "flower-1", "title": "seen by Flower"}
+        with gateway_client(gateway.port) as client:
+            [task_id] = client.post("/v1/alerts", json=alert, headers=auth()).json()["task_ids"]
 
         def task_seen() -> dict[str, Any] | None:
             try:
@@ -88,7 +92,7 @@ def test_flower_sees_the_workers_and_their_task_events(
 
         wait_until(lambda: task_seen() is not None, 60, 1.0, "Flower to see the task's sent and succeeded events")
         info = task_seen()
-        assert info is not None and info["name"] == TaskName.ALERTER_PING.value and info["received"]
+        assert info is not None and info["name"] == TaskName.RAISE_ALERT.value and info["received"]
     finally:
         flower.terminate()
         flower.wait(20)
