@@ -144,3 +144,10 @@ def test_provisioning_points_at_the_dashboards() -> None:
     (provider,) = yaml.safe_load((provisioning / "dashboards.yaml").read_text())["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "${RAGTASKS_DASHBOARDS_DIR}"
+
+
+def test_the_docs_show_a_rendered_overview() -> None:
+    # Rendered from a real test run's data (see test_prometheus_stack.py, RAGTASKS_DASHBOARD_PNG).
+    picture = ROOT / "docs" / "dashboard-overview.png"
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
+    assert "](dashboard-overview.png)" in (ROOT / "docs" / "observability.md").read_text()
