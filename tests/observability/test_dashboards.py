@@ -151,3 +151,28 @@ def test_the_docs_show_a_rendered_overview() -> None:
     picture = ROOT / "docs" / "dashboard-overview.png"
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
     assert "](dashboard-overview.png)" in (ROOT / "docs" / "observability.md").read_text()
+
+
+# What the observability issue asks the dashboards to show, and the series that show it.
+REQUIRED_PANELS = {
+    "throughput": r"rate\(ragtasks_tasks_total\{(queue=\"\$queue\"\}|outcome=~\"success\|failure)",
+    "success ratio": r"ragtasks:queue_success_ratio:rate5m|ragtasks:task_success_ratio:rate5m",
+    "p50 duration": r"histogram_quantile\(0\.5, .*ragtasks_task_duration_seconds_bucket",
+    "p95 duration": r"histogram_quantile\(0\.95, .*ragtasks_task_duration_seconds_bucket",
+    "p99 duration": r"histogram_quantile\(0\.99, .*ragtasks_task_duration_seconds_bucket",
+    "queue wait": r"ragtasks_task_queue_wait_seconds_bucket",
+    "backlog": r"ragtasks_queue_messages",
+    "retries": r"ragtasks_tasks_total\{.*outcome=\"retry\"\}",
+    "LLM tokens": r"ragtasks_llm_tokens_total",
+    "LLM errors": r"ragtasks:llm_error_ratio|ragtasks_llm_requests_total",
+    "recall trend": r"ragtasks_eval_hit_rate|ragtasks:eval_hit_rate",
+    "alerts": r"ragtasks_alerts_total",
+}
+
+
+@pytest.mark.parametrize("name", ["ragtasks-overview.json", "ragtasks-worker.json"])
+def test_every_required_panel_is_on_the_dashboard(name: str) -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / name).read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    missing = [what for what, pattern in REQUIRED_PANELS.items() if not any(re.search(pattern, q) for q in queries)]
+    assert missing == [], missing
