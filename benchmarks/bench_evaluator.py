@@ -13,27 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import openai
 from pymongo import MongoClient
 from tests.support import procs
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.services import MongoServer, Vhost, redis_url, unique
 
+from benchmarks.common import LOG_DIR, Stack, stack
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
 from ragtasks_core.settings import Settings
 from ragtasks_evaluator.corpus import lee_chunks
 from ragtasks_gateway.kbs_store import content_hash
 
-LOG_DIR = Path(os.environ.get("RAGTASKS_TEST_LOG_DIR", "/tmp/ragtasks-bench-logs"))
 ANSWER = json.dumps({"questions": [{"id": "1", "question": "What happened in this story?"}]})
 
 
@@ -49,29 +47,26 @@ def measured_latency(fake: FakeOpenAI, calls: int = 5) -> float:
 
 
 def run(questions: int, latency: float) -> dict[str, object]:
+    with stack() as s:
+        return measure(s, questions, latency)
+
+
+def measure(s: Stack, questions: int, latency: float) -> dict[str, object]:
+    """The benchmark on a given stack; the smoke test calls it with a handful of questions."""
     concurrency = Settings().evaluator_concurrency
-    mongo = MongoServer.start(LOG_DIR)
-    vhost = Vhost.create()
     fake = FakeOpenAI(latency_seconds=latency, default_text=ANSWER).start()
-    db_name = unique("ragtasks_bench")
-    env = {
-        "RAGTASKS_BROKER_URL": vhost.broker_url,
-        "RAGTASKS_RESULT_BACKEND": redis_url(),
-        "RAGTASKS_KEY_PREFIX": unique("bench"),
-        "RAGTASKS_MONGODB_URL": mongo.url,
-        "RAGTASKS_MONGODB_DB": db_name,
-        "RAGTASKS_LOG_JSON": "false",
-        "RAGTASKS_LLM_BASE_URL": fake.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-bench",
-        "RAGTASKS_LLM_RATE_LIMIT": "1000/s",
-        "RAGTASKS_EVAL_QUESTIONS_PER_LLM_CALL": "1",
-        "RAGTASKS_EVAL_BATCH_SIZE": "5",
-        "RAGTASKS_RETRIEVER": "bm25",
-    }
+    env = s.env(
+        LLM_BASE_URL=fake.base_url,
+        LLM_API_KEY="sk-bench",
+        LLM_RATE_LIMIT="1000/s",
+        EVAL_QUESTIONS_PER_LLM_CALL="1",
+        EVAL_BATCH_SIZE="5",
+        RETRIEVER="bm25",
+    )
     worker = None
-    client: MongoClient = MongoClient(mongo.url, tz_aware=True)
+    client: MongoClient[dict[str, Any]] = MongoClient(s.mongo.url, tz_aware=True)
     try:
-        db = client[db_name]
+        db = client[s.db_name]
         now = datetime.now(UTC)
         chunks = lee_chunks()
         db.kbs.insert_one({"_id": "bench", "version": 1, "created_at": now})
@@ -104,11 +99,8 @@ def run(questions: int, latency: float) -> dict[str, object]:
     finally:
         if worker is not None:
             worker.stop()
-        client.drop_database(db_name)
         client.close()
         fake.stop()
-        vhost.delete()
-        mongo.stop()
 
 
 def evaluation(db: Any, env: dict[str, str], label: str, size: int) -> dict[str, Any]:
@@ -143,9 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--latency", type=float, default=0.25)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv or [])  # ``python -m benchmarks`` passes its own argv
     print(json.dumps(run(args.questions, args.latency)), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

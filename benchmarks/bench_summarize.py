@@ -28,7 +28,7 @@ from tests.support import procs
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.services import redis_url
 
-from benchmarks.common import LOG_DIR, spawn, stack
+from benchmarks.common import LOG_DIR, Stack, spawn, stack
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
 from ragtasks_core.settings import Settings
@@ -97,7 +97,7 @@ def seed(db: Any, prefix: str, count: int) -> list[str]:
     return ids
 
 
-def run_ragtasks(s: Any, tasks: int, concurrency: int, latency: float) -> float:
+def run_ragtasks(s: Stack, tasks: int, concurrency: int, latency: float) -> float:
     fake = FakeOpenAI(latency_seconds=latency, default_text="summary").start()
     env = s.env(
         LLM_BASE_URL=fake.base_url,
@@ -107,7 +107,7 @@ def run_ragtasks(s: Any, tasks: int, concurrency: int, latency: float) -> float:
     )
     worker = procs.start_worker("summarizer", env, LOG_DIR, concurrency=concurrency)
     client: MongoClient[dict[str, Any]] = MongoClient(s.mongo.url)
-    app = create_celery(Settings(**{k[len("RAGTASKS_") :].lower(): v for k, v in env.items()}))
+    app = create_celery(Settings(**{k[len("RAGTASKS_") :].lower(): v for k, v in env.items()}))  # type: ignore[arg-type]
     try:
         db = client[s.db_name]
 
@@ -133,10 +133,9 @@ def run_ragtasks(s: Any, tasks: int, concurrency: int, latency: float) -> float:
         fake.stop()
 
 
-def run_baseline(s: Any, tasks: int, concurrency: int, latency: float) -> float:
+def run_baseline(s: Stack, tasks: int, concurrency: int, latency: float) -> float:
     broker = s.vhost.broker_url
-    env = {"BENCH_BROKER_URL": broker, "BENCH_REDIS_URL": redis_url()}
-    os.environ.update(env)
+    env = {"BENCH_BROKER_URL": broker, "BENCH_REDIS_URL": redis_url()}  # for the worker's import
     baseline.conf.broker_url, baseline.conf.result_backend = broker, redis_url()
     worker = spawn(
         "baseline-celery",
@@ -160,8 +159,13 @@ def run_baseline(s: Any, tasks: int, concurrency: int, latency: float) -> float:
 
 def run(tasks: int, concurrency: int, latency: float) -> dict[str, object]:
     with stack() as s:
-        ours = run_ragtasks(s, tasks, concurrency, latency)
-        base = run_baseline(s, tasks, concurrency, latency)
+        return measure(s, tasks, concurrency, latency)
+
+
+def measure(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str, object]:
+    """The benchmark on a given stack; the smoke test calls it with a handful of tasks."""
+    ours = run_ragtasks(s, tasks, concurrency, latency)
+    base = run_baseline(s, tasks, concurrency, latency)
     return {
         "benchmark": "summarize_end_to_end",
         "tasks": tasks,
