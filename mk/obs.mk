@@ -1,7 +1,8 @@
 # Observability: Prometheus rules (promtool) and generated Grafana dashboards.
 .PHONY: rules-test dashboards
 
-# prometheus + promtool from Debian; idempotent, and stops the packaged daemon (we run our own).
+# prometheus + promtool and Alertmanager + amtool from Debian; idempotent, and stops the packaged
+# daemons (we run our own).
 tools::
 	bash scripts/install-prometheus.sh
 

@@ -31,11 +31,11 @@ stop_packaged() {
     fi
     # Only the packaged daemon: run as the package's user, or reading the package's /etc/prometheus/,
     # or started bare by the init script. Our own instances (tests, local stack) run as the developer
-    # with a temp --config.file. Matched on the full command line: a process name is cut to 15
-    # characters ("prometheus-aler"), so `pgrep -x prometheus-alertmanager` would never match.
-    local pattern="^(/usr/bin/)?$binary( |\$)" packaged pid
-    packaged=$(pgrep -u prometheus -f "$pattern" || true)
-    for pid in $(pgrep -f "$pattern" || true); do
+    # with a temp --config.file. pgrep -x matches the process name, which the kernel cuts to 15
+    # characters ("prometheus-aler" for prometheus-alertmanager).
+    local comm=${binary:0:15} packaged pid
+    packaged=$(pgrep -u prometheus -x "$comm" || true)
+    for pid in $(pgrep -x "$comm" || true); do
         if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -e '/etc/prometheus/' -e "^/usr/bin/$binary *\$"; then
             packaged="$packaged $pid"
         fi

@@ -1,12 +1,15 @@
 """compose.yaml, checked structurally (no Docker engine here): every role of the one image, each
-worker on its own queue and metrics port, and Prometheus scraping exactly those ports."""
+worker on its own queue and metrics port, Prometheus scraping exactly those ports, and its alerts
+going through Alertmanager to the gateway."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
+from ragtasks_core.settings import DEV_API_KEY
 from tests.deploy.chart import ROOT, WORKERS
 
 PORTS = {"summarizer": "9101", "evaluator": "9102", "alerter": "9103"}
@@ -18,7 +21,7 @@ def _compose() -> dict[str, Any]:
 
 def test_services() -> None:
     services = _compose()["services"]
-    expected = {"rabbitmq", "redis", "mongodb", "gateway", "beat", "flower", "prometheus", "grafana"}
+    expected = {"rabbitmq", "redis", "mongodb", "gateway", "beat", "flower", "prometheus", "alertmanager", "grafana"}
     assert expected | {f"worker-{w}" for w in WORKERS} == set(services)
     assert services["mongodb"]["image"] == "mongo:7"
     assert services["rabbitmq"]["image"].endswith("-management")
@@ -51,3 +54,36 @@ def test_prometheus_scrapes_every_role_and_loads_the_rules() -> None:
     assert "./deploy/prometheus/rules.yaml:/etc/prometheus/rules/" in volumes
     grafana = " ".join(_compose()["services"]["grafana"]["volumes"])
     assert "./deploy/grafana/dashboards:" in grafana
+
+
+def test_prometheus_alerts_go_through_alertmanager_to_the_gateway() -> None:
+    compose = _compose()
+    services = compose["services"]
+    config = yaml.safe_load((ROOT / "deploy" / "compose" / "prometheus.yml").read_text())
+    assert config["alerting"]["alertmanagers"] == [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]
+    assert "alertmanager" in services["prometheus"]["depends_on"]
+
+    alertmanager = services["alertmanager"]
+    assert re.fullmatch(r"prom/alertmanager:v\d+\.\d+\.\d+", alertmanager["image"])  # pinned
+    config_flag = next(a for a in alertmanager["command"] if a.startswith("--config.file="))
+    mount = f"./deploy/alertmanager/alertmanager.yml:{config_flag.split('=', 1)[1]}:ro"
+    assert mount in alertmanager["volumes"]
+    assert "9093:9093" in alertmanager["ports"]
+
+    # The example's receiver is the compose gateway, with a token the compose gateway accepts.
+    example = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+    [receiver] = [r for r in example["receivers"] if r["name"] == example["route"]["receiver"]]
+    [webhook] = receiver["webhook_configs"]
+    assert webhook["url"] == "http://gateway:8000/v1/alerts/alertmanager"
+    assert services["gateway"]["command"][-2:] == ["--port", "8000"]
+    assert webhook["send_resolved"] is True
+    token_path = webhook["http_config"]["authorization"]["credentials_file"]
+    [secret] = alertmanager["secrets"]
+    assert token_path == f"/run/secrets/{secret}"
+    default_file = re.fullmatch(r"\$\{\w+:-(.+)\}", compose["secrets"][secret]["file"])
+    assert default_file is not None
+    token = (ROOT / default_file.group(1)).read_text().strip()
+    # The compose gateway runs without RAGTASKS_API_KEYS: in development that means the dev key.
+    assert "RAGTASKS_API_KEYS" not in services["gateway"]["environment"]
+    assert services["gateway"]["environment"]["RAGTASKS_ENVIRONMENT"] == "development"
+    assert token == DEV_API_KEY

@@ -9,7 +9,9 @@ Pytest-free, so integration tests, benchmarks and scripts can all use it::
 Each instance gets a free port, a temporary config and a temporary TSDB directory, removed on
 ``stop()``. Install the binary with ``make tools`` (scripts/install-prometheus.sh). Prometheus
 batches service-discovery updates every 5 s, so the first scrape comes about 5 s after start:
-wait for it (``wait_for`` on ``targets_health()``) rather than sleeping.
+wait for it (``wait_for`` on ``targets_health()``) rather than sleeping. With
+``alertmanager_url`` (e.g. ``AlertmanagerServer.url`` from tests/support/alertmanager.py) the
+instance sends its firing and resolved alerts there (an ``alerting:`` block in its config).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -60,6 +63,7 @@ class PrometheusServer:
         evaluation_interval: str | None = None,
         job: str = "ragtasks",
         metrics_path: str = "/metrics",
+        alertmanager_url: str | None = None,
     ) -> None:
         self.targets = list(targets)
         self.scrape_interval = scrape_interval
@@ -67,6 +71,9 @@ class PrometheusServer:
         self.rule_files = [Path(p).resolve() for p in rule_files]
         self.job = job
         self.metrics_path = metrics_path
+        if alertmanager_url is not None and not urlsplit(alertmanager_url).netloc:
+            raise ValueError(f"alertmanager_url must be a URL like http://127.0.0.1:9093, not {alertmanager_url!r}")
+        self.alertmanager_url = alertmanager_url
         self.port = 0
         self._dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -91,7 +98,7 @@ class PrometheusServer:
             "metrics_path": self.metrics_path,
             "static_configs": [{"targets": self.targets}] if self.targets else [],
         }
-        return {
+        config: dict[str, Any] = {
             "global": {
                 "scrape_interval": self.scrape_interval,
                 "scrape_timeout": self.scrape_interval,
@@ -100,6 +107,16 @@ class PrometheusServer:
             "rule_files": [str(p) for p in self.rule_files],
             "scrape_configs": [scrape],
         }
+        if self.alertmanager_url:
+            url = urlsplit(self.alertmanager_url)
+            alertmanager: dict[str, Any] = {
+                "scheme": url.scheme or "http",
+                "static_configs": [{"targets": [url.netloc]}],
+            }
+            if url.path.strip("/"):
+                alertmanager["path_prefix"] = url.path
+            config["alerting"] = {"alertmanagers": [alertmanager]}
+        return config
 
     def start(self, timeout: float = 20) -> PrometheusServer:
         """Start the process and wait until it is ready (raises with its log if it is not)."""
