@@ -41,7 +41,9 @@ def vhost() -> Iterator[Vhost]:
 
 @pytest.fixture
 def base_env(mongo_server: MongoServer, vhost: Vhost) -> Iterator[dict[str, str]]:
-    """RAGTASKS_* variables for one test: its own Mongo database and Redis key prefix."""
+    """RAGTASKS_* variables for one test: its own Mongo database and Redis key prefix, and empty
+    work queues in the run's vhost."""
+    vhost.purge_work_queues()
     db_name = unique("ragtasks_test")
     env = {
         "RAGTASKS_ENVIRONMENT": "development",
