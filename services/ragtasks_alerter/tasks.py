@@ -155,11 +155,18 @@ def deliver(self: Task, **kwargs: Any) -> dict[str, object]:
     return {"notification_id": payload.notification_id, "action": outcome.action, "detail": outcome.detail}
 
 
+ROBOT_SPACING_MARGIN = 1.02
+
+
 def _acquire(rt: Runtime, channel: str, url: str) -> float | None:
     """Take a slot of the robot's shared limit (WeCom only); else the seconds until one frees."""
     if channel != channels.WECOM:
         return None
     count, period = parse_rate(rt.settings.wecom_rate_limit)
+    # The robot counts arrivals on its own clock, and a post that leaves late lets the next one
+    # arrive early by as much (the soak measured gaps of 2.99 s at a 3 s spacing). Spacing 2% wider
+    # (60 ms at 20/m) keeps a window at the configured count instead of one over it.
+    period *= ROBOT_SPACING_MARGIN
     # The key names the robot by a hash of its URL: the secret never appears in Redis.
     key = f"{rt.settings.key_prefix}:ratelimit:wecom:{hashed(url)}"
     limiter = SharedRateLimiter(rt.redis, key, count=count, period=period, name="wecom")
