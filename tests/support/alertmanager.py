@@ -20,17 +20,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import httpx
 import yaml
 
-from tests.support.procs import free_port
+from tests.support.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -82,24 +79,17 @@ def route_receivers(path: Path, labels: Mapping[str, str]) -> list[str]:
     return result.stdout.strip().split(",")
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(ServerProcess):
     """One Alertmanager process running ``config`` (a dict, written as its alertmanager.yml)."""
+
+    name = "alertmanager"
+    error = AlertmanagerError
 
     def __init__(self, config: Mapping[str, Any], *, log_dir: Path | None = None, log_level: str = "info") -> None:
         self.config = dict(config)
         self.log_dir = Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR
         self.log_level = log_level
-        self.port = 0
-        self.log_path: Path | None = None
-        self._dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._client: httpx.Client | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__()
 
     @property
     def config_path(self) -> Path:
@@ -107,90 +97,27 @@ class AlertmanagerServer:
             raise AlertmanagerError("not started")
         return self._dir / "alertmanager.yml"
 
-    def start(self, timeout: float = 20) -> AlertmanagerServer:
-        """Start the process and wait until it is ready (raises with its log if it is not)."""
-        binary = alertmanager_binary()
-        self._dir = Path(tempfile.mkdtemp(prefix="ragtasks-alertmanager-"))
-        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        (self._dir / "data").mkdir()
-        self.port = free_port()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.log_dir / f"alertmanager-{int(time.time() * 1000)}.log"
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={self.config_path}",
-                    f"--storage.path={self._dir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--cluster.listen-address=",
-                    f"--log.level={self.log_level}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        self._client = httpx.Client(base_url=self.url, timeout=10)
-        try:
-            self.wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def binary(self) -> str:
+        return alertmanager_binary()
 
-    def wait_ready(self, timeout: float = 20) -> None:
-        """Block until ``/-/ready`` answers 200 (config loaded, API serving)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise AlertmanagerError(f"alertmanager exited with {self._proc.returncode}:\n{self.log()}")
-            try:
-                if self._http().get("/-/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AlertmanagerError(f"alertmanager not ready after {timeout}s:\n{self.log()}")
+    def write_files(self, directory: Path) -> None:
+        (directory / "alertmanager.yml").write_text(yaml.safe_dump(self.config, sort_keys=False))
+        (directory / "data").mkdir()
 
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM (Alertmanager flushes its state and exits), SIGKILL after ``timeout``; removes
-        the config and data directory but keeps the log. Idempotent."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+    def argv(self, directory: Path) -> list[str]:
+        return [
+            f"--config.file={directory / 'alertmanager.yml'}",
+            f"--storage.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+            f"--log.level={self.log_level}",
+        ]
 
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace") if self.log_path is not None else ""
-        except OSError:
-            return ""
-
-    def __enter__(self) -> AlertmanagerServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def log_file(self, directory: Path) -> Path:
+        # Kept after stop(), beside the logs of every other process a test starts.
+        return self.log_dir / f"alertmanager-{int(time.time() * 1000)}.log"
 
     # -- HTTP API -------------------------------------------------------------------------------
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            raise AlertmanagerError("not started")
-        return self._client
 
     def alerts(self) -> list[dict[str, Any]]:
         """``GET /api/v2/alerts``: the alerts Alertmanager holds (from Prometheus or anyone)."""
@@ -217,14 +144,3 @@ class AlertmanagerServer:
             self.metric("alertmanager_notifications_total", labels),
             self.metric("alertmanager_notifications_failed_total", labels),
         )
-
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.25) -> Any:
-        """Poll until ``predicate()`` returns something truthy and return it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"alertmanager condition not met after {timeout}s:\n{self.log()[-2000:]}")
-            time.sleep(interval)

@@ -17,18 +17,14 @@ instance sends its firing and resolved alerts there (an ``alerting:`` block in i
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import yaml
+
+from tests.support.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_FILE = ROOT / "deploy" / "prometheus" / "rules.yaml"
@@ -38,12 +34,6 @@ class PrometheusError(RuntimeError):
     """Prometheus failed to start, or answered a query with an error."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def prometheus_binary() -> str:
     path = shutil.which("prometheus")
     if path is None:
@@ -51,8 +41,11 @@ def prometheus_binary() -> str:
     return path
 
 
-class PrometheusServer:
+class PrometheusServer(ServerProcess):
     """One Prometheus process scraping ``targets`` (``host:port``) as job ``job``."""
+
+    name = "prometheus"
+    error = PrometheusError
 
     def __init__(
         self,
@@ -74,22 +67,7 @@ class PrometheusServer:
         if alertmanager_url is not None and not urlsplit(alertmanager_url).netloc:
             raise ValueError(f"alertmanager_url must be a URL like http://127.0.0.1:9093, not {alertmanager_url!r}")
         self.alertmanager_url = alertmanager_url
-        self.port = 0
-        self._dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._client: httpx.Client | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        if self._dir is None:
-            raise PrometheusError("not started")
-        return self._dir / "prometheus.log"
+        super().__init__()
 
     def config(self) -> dict[str, Any]:
         """The prometheus.yml this instance runs with."""
@@ -118,88 +96,23 @@ class PrometheusServer:
             config["alerting"] = {"alertmanagers": [alertmanager]}
         return config
 
-    def start(self, timeout: float = 20) -> PrometheusServer:
-        """Start the process and wait until it is ready (raises with its log if it is not)."""
-        binary = prometheus_binary()
-        self._dir = Path(tempfile.mkdtemp(prefix="ragtasks-prometheus-"))
-        config_path = self._dir / "prometheus.yml"
-        config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
-        (self._dir / "data").mkdir()
-        self.port = _free_port()
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config_path}",
-                    f"--storage.tsdb.path={self._dir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--web.enable-lifecycle",
-                    "--log.level=warn",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        self._client = httpx.Client(base_url=self.url, timeout=10)
-        try:
-            self.wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def binary(self) -> str:
+        return prometheus_binary()
 
-    def wait_ready(self, timeout: float = 20) -> None:
-        """Block until ``/-/ready`` answers 200 (config and rules loaded, TSDB open)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise PrometheusError(f"prometheus exited with {self._proc.returncode}:\n{self.log()}")
-            try:
-                if self._http().get("/-/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise PrometheusError(f"prometheus not ready after {timeout}s:\n{self.log()}")
+    def write_files(self, directory: Path) -> None:
+        (directory / "prometheus.yml").write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        (directory / "data").mkdir()
 
-    def stop(self, timeout: float = 10) -> None:
-        """Terminate the process (SIGKILL after ``timeout``) and remove its files. Idempotent."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except (OSError, PrometheusError):
-            return ""
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def argv(self, directory: Path) -> list[str]:
+        return [
+            f"--config.file={directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+            "--log.level=warn",
+        ]
 
     # -- HTTP API -------------------------------------------------------------------------------
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            raise PrometheusError("not started")
-        return self._client
 
     def api(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``/api/v1/<path>`` and return ``data``; raise PrometheusError on an error status."""
@@ -246,14 +159,3 @@ class PrometheusServer:
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self.api("alerts")["alerts"])
-
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.25) -> Any:
-        """Poll until ``predicate()`` returns something truthy and return it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"prometheus condition not met after {timeout}s")
-            time.sleep(interval)

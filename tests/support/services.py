@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .procs import ROOT, free_port, wait_until
 
@@ -60,8 +61,9 @@ class MongoServer:
             if proc.poll() is not None:
                 raise RuntimeError(f"Mongo server exited: see {log_dir / 'mongo.log'}")
             try:
-                with MongoClient(server.url, serverSelectionTimeoutMS=300) as c:
-                    c.admin.command("ping")
+                client: MongoClient[dict[str, Any]] = MongoClient(server.url, serverSelectionTimeoutMS=300)
+                with client:
+                    client.admin.command("ping")
                 return True
             except Exception:  # noqa: BLE001 - not up yet, whatever the reason
                 return False
