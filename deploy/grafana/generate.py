@@ -225,6 +225,15 @@ def quality_panels(task_selector: str) -> list[Panel]:
             unit="percentunit",
             max_=1,
         ),
+        timeseries(
+            "Retrieval latency p95",
+            "As the RAG app reports it with each retrieval event (latency_ms), by knowledge base.",
+            (
+                f"histogram_quantile(0.95, sum by (kb, le) (rate(ragtasks_retrieval_duration_seconds_bucket[{RATE}])))",
+                "{{kb}}",
+            ),
+            unit="s",
+        ),
         wide(
             timeseries(
                 "Alerts sent / failed / dead",

@@ -64,7 +64,10 @@ async def report(
         )
     kb_label = kb_label_for(request.app)  # callers choose kb_id: the label's values are bounded
     for event in body.events:
-        metrics.RETRIEVAL_EVENTS.labels(kb_label(event.kb_id), "empty" if event.n_results == 0 else "nonempty").inc()
+        label = kb_label(event.kb_id)
+        metrics.RETRIEVAL_EVENTS.labels(label, "empty" if event.n_results == 0 else "nonempty").inc()
+        if event.latency_ms is not None:
+            metrics.RETRIEVAL_LATENCY.labels(label).observe(event.latency_ms / 1000)
     windows = windows_for(request.app)
     rule = rule_from(settings)
     sums, transitions = await run_in_threadpool(

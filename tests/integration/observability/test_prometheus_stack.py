@@ -58,7 +58,7 @@ def exercise_evaluator_and_alerter(client: httpx.Client, wecom: FakeWeCom) -> No
     assert r.status_code == 202, r.text
     evaluation = f"/v1/evaluations/{r.json()['evaluation_id']}"
     wait_until(lambda: client.get(evaluation, headers=auth()).json()["status"] == "done", 60, 0.5, "the evaluation")
-    empty = [{"kb_id": "kb-prom", "query": f"q{i}", "n_results": 0} for i in range(30)]
+    empty = [{"kb_id": "kb-prom", "query": f"q{i}", "n_results": 0, "latency_ms": 12.5} for i in range(30)]
     assert client.post("/v1/retrieval-events", json={"events": empty}, headers=auth()).status_code == 202
     wait_until(
         lambda: any("empty_retrieval" in m.content for m in wecom.messages()),
@@ -158,6 +158,9 @@ def test_success_ratio_read_back_through_prometheus(
         prom.wait_for(
             lambda: prom.value('sum(ragtasks_retrieval_events_total{kb="kb-prom",outcome="empty"})') == 30.0, 30
         )
+        # The latency the app reported with each event: 30 observations of 12.5 ms.
+        assert prom.value('sum(ragtasks_retrieval_duration_seconds_count{kb="kb-prom"})') == 30.0
+        assert abs((prom.value('sum(ragtasks_retrieval_duration_seconds_sum{kb="kb-prom"})') or 0) - 0.375) < 1e-9
         for where, expr in exprs():
             try:
                 prom.query(expr)
