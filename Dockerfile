@@ -33,7 +33,11 @@ ENV PATH=/opt/ragtasks/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/ragtasks-metrics \
-    RAGTASKS_GATEWAY_HOST=0.0.0.0
+    RAGTASKS_GATEWAY_HOST=0.0.0.0 \
+    RAGTASKS_ENVIRONMENT=production
+# Production by default: an image started without configuration refuses the development secrets
+# (dev key, guest:guest, placeholder passwords) instead of running with them. compose.yaml, `make run`
+# and the tests ask for development explicitly.
 RUN groupadd --system --gid 10001 ragtasks \
     && useradd --system --uid 10001 --gid ragtasks --home-dir /home/ragtasks --create-home \
        --shell /usr/sbin/nologin ragtasks

@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 MONGO_VENV := .venv-mongo
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: install install-app run test test-unit lint typecheck bench clean
+.PHONY: install install-app run test test-unit lint typecheck bench chaos clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run        set up and run the whole system locally (gateway, 3 workers, beat, flower)"
 	@echo "make test       set up and run the whole test suite (starts its own Mongo server)"
-	@echo "make lint | typecheck | chart-test | k8s | bench"
+	@echo "make lint | typecheck | chart-test | k8s | bench | chaos"
 
 $(BIN)/ragtasks: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,16 +40,27 @@ test: install
 test-unit: install
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-lint: install
-	$(BIN)/ruff check services tests benchmarks
-	$(BIN)/ruff format --check services tests benchmarks
+# The code, its tests and the code beside it (scripts, the dashboard generator, the benchmarks).
+LINT_PATHS := services tests scripts deploy benchmarks
 
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+# What mypy checks is pyproject.toml's [tool.mypy] `files`: services/, scripts/, deploy/, benchmarks/.
 typecheck: install
 	$(BIN)/mypy
 
 bench: install
 	bash scripts/services.sh ensure
 	$(BIN)/python -m benchmarks
+
+# The chaos soak (benchmarks/chaos.py): ~5 minutes of load while a summarizer child and parent are
+# killed, RabbitMQ and the Mongo server restart; fails if anything was lost or done twice.
+# It stops this machine's RabbitMQ app for a few seconds: not part of `make test`. CHAOS_ARGS="--duration 600".
+chaos: install
+	bash scripts/services.sh ensure
+	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(MONGO_VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -33,7 +33,7 @@ from tests.support import procs
 from tests.support.fake_wecom import FakeWeCom
 
 from benchmarks.common import LOG_DIR, Stack, stack
-from ragtasks_core.alerting import NOTIFICATIONS
+from ragtasks_core.documents.alerts import NOTIFICATIONS
 from ragtasks_core.settings import Settings, parse_rate
 
 # The real robot's limit, stated here (not read from the settings): the default must honour it.

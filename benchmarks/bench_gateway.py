@@ -8,7 +8,13 @@
   ``send_task`` (off the event loop, as the gateway does) on a Celery app built by ragtasks'
   own ``create_celery`` -- the same settings, publisher confirms included. Nobody consumes it.
 N concurrent httpx clients send the same requests to each; prints one JSON line with requests/s,
-p50/p99 latency and the ratio gateway/baseline for each baseline.
+p50/p99 latency and the ratio gateway/baseline for each baseline. Beside throughput, which on a
+shared machine is mostly the Mongo server's (SecantusDB is a Python server on the same cores),
+each run reports CPU: the server process's utime+stime over the run / requests
+(``server_cpu_ms_per_request``) and the Mongo server's own (``mongo_cpu_ms_per_request``,
+``mongo_cpu_share`` of the two), with ``cpu_ratio`` = gateway / bare insert app per request.
+``publish`` compares the gateway's confirmed ``send_task`` path (``Publisher.publish_sync``)
+with raw pika publishing the same bytes with per-message confirms, one after another, same run.
 
     .venv/bin/python -m benchmarks.bench_gateway [--clients 16] [--requests 1600]
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -27,7 +34,7 @@ from typing import Any
 import httpx
 from tests.support import procs
 
-from benchmarks.common import LOG_DIR, Stack, percentile, spawn, stack
+from benchmarks.common import LOG_DIR, Stack, cpu_seconds, mongo_pid, percentile, spawn, stack
 
 BODY = {"messages": [{"role": "user", "content": "我想退货，耳机左边有杂音。The left earbud crackles at high volume."}]}
 UVICORN_ARGS = ["-m", "uvicorn", "--factory", "--no-access-log"]
@@ -106,22 +113,27 @@ def measure(s: Stack, clients: int, total: int) -> dict[str, object]:
     env = s.env(SUMMARY_TRIGGER_TOKENS="100000000")
     gateway = procs.start_gateway(env, LOG_DIR)
     servers, urls = [], {"gateway": f"http://127.0.0.1:{gateway.port}"}
+    pids = {"gateway": gateway.popen.pid}
     try:
         for name, factory in BASELINES.items():
             port = procs.free_port()
             baseline_env = {**env, "BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name}
             servers.append(spawn(f"baseline-{name}", [*UVICORN_ARGS, factory, "--port", str(port)], baseline_env, ""))
-            procs.wait_until(lambda port=port: _up(port), 30, 0.2, f"baseline {name} server")
+            procs.wait_until(functools.partial(_up, port), 30, 0.2, f"baseline {name} server")
             urls[name] = f"http://127.0.0.1:{port}"
+            pids[name] = servers[-1].popen.pid
         for url in urls.values():  # warm-up: connections, indexes, first-call imports
             asyncio.run(load(url, clients, clients * 5))
-        results = {name: asyncio.run(load(url, clients, total)) for name, url in urls.items()}
+        mongo = mongo_pid(s.mongo)
+        results = {name: _with_cpu(url, clients, total, pids[name], mongo) for name, url in urls.items()}
+        publish = measure_publish(s, max(20, total // 4))
     finally:
         gateway.stop()
         for server in servers:
             server.stop()
         _purge_noop_tasks(s.vhost.broker_url)
     ours = results["gateway"]["requests_per_second"]
+    bare_cpu = results["insert"]["server_cpu_ms_per_request"]
     return {
         "benchmark": "gateway_append",
         "clients": clients,
@@ -131,7 +143,94 @@ def measure(s: Stack, clients: int, total: int) -> dict[str, object]:
         "baseline_fastapi_send_task": results["send_task"],
         "throughput_ratio": round(ours / results["insert"]["requests_per_second"], 3),
         "throughput_ratio_vs_send_task": round(ours / results["send_task"]["requests_per_second"], 3),
+        "cpu_ratio": round(results["gateway"]["server_cpu_ms_per_request"] / bare_cpu, 3) if bare_cpu else None,
+        "publish": publish,
     }
+
+
+def _with_cpu(url: str, clients: int, total: int, server: int, mongo: int | None) -> dict[str, float]:
+    """The load's numbers plus the CPU the server (and the Mongo server) spent on it."""
+    server_before = cpu_seconds(server)
+    mongo_before = cpu_seconds(mongo) if mongo else 0.0
+    numbers = asyncio.run(load(url, clients, total))
+    server_ms = (cpu_seconds(server) - server_before) * 1000 / total
+    numbers["server_cpu_ms_per_request"] = round(server_ms, 3)
+    if mongo:
+        mongo_ms = (cpu_seconds(mongo) - mongo_before) * 1000 / total
+        numbers["mongo_cpu_ms_per_request"] = round(mongo_ms, 3)
+        numbers["mongo_cpu_share"] = round(mongo_ms / (mongo_ms + server_ms), 3) if mongo_ms + server_ms else 0.0
+    return numbers
+
+
+def measure_publish(s: Stack, count: int) -> dict[str, object]:
+    """The gateway's publish path beside raw pika, both waiting for each message's confirm.
+
+    Both publish ``ragtasks.summarizer.ping`` to the summarizer quorum queue (declared here, so
+    neither is dropped as unroutable, which would be faster than a real enqueue); the pika side
+    publishes the very body, headers and properties the Celery message had. Alternating halves,
+    so a slow spell of the machine hits both.
+    """
+    import pika
+    from kombu import Connection
+
+    from ragtasks_core.celery_app import create_celery, task_queues
+    from ragtasks_core.contract import Queue, TaskName
+    from ragtasks_core.contract.summarizer import Ping
+    from ragtasks_core.settings import Settings
+    from ragtasks_gateway.publisher import Publisher
+
+    env = {k[len("RAGTASKS_") :].lower(): v for k, v in s.env().items()}
+    settings = Settings(**env)  # type: ignore[arg-type]
+    publisher = Publisher(create_celery(settings))
+    # Declared on a connection of its own: the Publisher's fail-fast 1.5 s connect timeout is for
+    # requests, and an AMQP handshake on this shared, loaded machine can take longer.
+    with Connection(s.vhost.broker_url, connect_timeout=15) as conn:
+        for queue in task_queues(settings):
+            queue.bind(conn.default_channel).declare()
+        conn.default_channel.queue_purge(Queue.SUMMARIZER.value)
+    connection = pika.BlockingConnection(pika.URLParameters(s.vhost.broker_url))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    body = json.dumps([[], {"v": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}])
+    props = pika.BasicProperties(
+        content_type="application/json", content_encoding="utf-8", delivery_mode=2, headers={"task": "x", "id": "x"}
+    )
+    timings = {"gateway_publish_sync": 0.0, "pika_confirmed": 0.0}
+    try:
+        _warm_up(publisher, TaskName.SUMMARIZER_PING, Ping())
+        channel.basic_publish("ragtasks", "summarizer", body, props)
+        for _ in range(2):
+            started = time.perf_counter()
+            for _ in range(count // 2):
+                publisher.publish_sync(TaskName.SUMMARIZER_PING, Ping())
+            timings["gateway_publish_sync"] += time.perf_counter() - started
+            started = time.perf_counter()
+            for _ in range(count // 2):
+                channel.basic_publish("ragtasks", "summarizer", body, props, mandatory=True)
+            timings["pika_confirmed"] += time.perf_counter() - started
+    finally:
+        connection.close()
+        publisher.app.close()
+    rates = {name: round(2 * (count // 2) / seconds, 1) for name, seconds in timings.items()}
+    return {
+        "messages": 2 * (count // 2),
+        "gateway_publish_sync_per_second": rates["gateway_publish_sync"],
+        "pika_confirmed_per_second": rates["pika_confirmed"],
+        "ratio": round(rates["gateway_publish_sync"] / rates["pika_confirmed"], 3),
+    }
+
+
+def _warm_up(publisher: Any, task: Any, payload: Any) -> None:
+    """The first publish opens the connection, under the Publisher's fail-fast connect timeout:
+    a slow handshake on a loaded machine gets two more tries before the benchmark gives up."""
+    for attempt in range(3):
+        try:
+            publisher.publish_sync(task, payload)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(1)
 
 
 def _purge_noop_tasks(broker_url: str) -> None:

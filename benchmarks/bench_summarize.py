@@ -6,7 +6,13 @@
   call, summary record, compare-and-set commit, Redis result, metrics.
 - baseline: a minimal Celery app whose task only sleeps the same latency, prefork ``-c C``,
   ``acks_late``, prefetch 1, Redis result backend, same broker.
-Throughput = N / (time from the first publish to the last result). Prints one JSON line.
+- direct baseline: the same minimal app's ``bench.summarize_direct``, doing a summary's reads and
+  writes straight with PyMongo (read the session, read the messages, one raw HTTP call to the same
+  fake LLM, insert the summary, compare-and-set the session) -- what the work costs without ragtasks.
+Throughput = N / (time from the first publish to the last result). Beside it, for ragtasks and the
+direct baseline: the worker's CPU per summary (utime+stime of the worker and its pool children over
+the measured batch / N) and the Mongo server's CPU per summary and share of the two, as on this
+machine the Mongo server (SecantusDB, Python) shares the cores. Prints one JSON line.
 
     .venv/bin/python -m benchmarks.bench_summarize [--tasks 200] [--concurrency 4] [--latency 0.05]
 """
@@ -14,11 +20,13 @@ Throughput = N / (time from the first publish to the last result). Prints one JS
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -28,7 +36,7 @@ from tests.support import procs
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.services import redis_url
 
-from benchmarks.common import LOG_DIR, Stack, spawn, stack
+from benchmarks.common import LOG_DIR, Stack, cpu_seconds, mongo_pid, spawn, stack
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
 from ragtasks_core.settings import Settings
@@ -55,6 +63,39 @@ CELERY_ARGS += ["--prefetch-multiplier=1", "--without-gossip", "--without-mingle
 @baseline.task(name="bench.sleep")
 def sleep_task(seconds: float) -> str:
     time.sleep(seconds)
+    return "ok"
+
+
+_direct_db: Any = None
+_direct_http: Any = None
+
+
+@baseline.task(name="bench.summarize_direct")
+def summarize_direct(session_id: str, llm_url: str) -> str:
+    """A summary's reads and writes, straight: no payload model, no runtime, no metrics, no locks."""
+    import httpx
+
+    global _direct_db, _direct_http
+    if _direct_db is None:  # one client of each per pool child, made after the fork
+        _direct_db = MongoClient(os.environ["BENCH_MONGODB_URL"])[os.environ["BENCH_MONGODB_DB"]]
+        _direct_http = httpx.Client(timeout=30)  # keep-alive, as the openai client does
+    db = _direct_db
+    session = db.sessions.find_one({"_id": session_id})
+    watermark = session["summary_upto_seq"]
+    messages = list(db.messages.find({"session_id": session_id, "seq": {"$gt": watermark}}).sort("seq", 1))
+    fold = messages[:-1]  # keep the newest message, as SUMMARY_KEEP_RECENT_MESSAGES=1
+    prompt = "\n".join(f"{m['role']}: {m['content']}" for m in fold)
+    reply = _direct_http.post(
+        f"{llm_url}/chat/completions",
+        json={"model": "bench", "messages": [{"role": "user", "content": prompt}]},
+        headers={"Authorization": "Bearer sk-bench"},
+    ).json()
+    text, upto = reply["choices"][0]["message"]["content"], fold[-1]["seq"]
+    db.summaries.insert_one({"session_id": session_id, "from_seq": watermark, "upto_seq": upto, "summary": text})
+    db.sessions.update_one(
+        {"_id": session_id, "summary_upto_seq": watermark},
+        {"$set": {"summary": text, "summary_upto_seq": upto}, "$inc": {"tokens_since_summary": -1}},
+    )
     return "ok"
 
 
@@ -97,7 +138,7 @@ def seed(db: Any, prefix: str, count: int) -> list[str]:
     return ids
 
 
-def run_ragtasks(s: Stack, tasks: int, concurrency: int, latency: float) -> float:
+def run_ragtasks(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str, float]:
     fake = FakeOpenAI(latency_seconds=latency, default_text="summary").start()
     env = s.env(
         LLM_BASE_URL=fake.base_url,
@@ -121,11 +162,11 @@ def run_ragtasks(s: Stack, tasks: int, concurrency: int, latency: float) -> floa
             return time.perf_counter() - started
 
         batch("warm", concurrency * 2)
-        wall = batch("measured", tasks)
+        wall, cpu = _with_cpu(functools.partial(batch, "measured", tasks), worker.popen.pid, mongo_pid(s.mongo), tasks)
         committed = db.sessions.count_documents({"_id": {"$regex": "^measured-"}, "summary_upto_seq": 2})
         if committed != tasks:
             raise RuntimeError(f"only {committed}/{tasks} summaries committed")
-        return tasks / wall
+        return {"tasks_per_second": tasks / wall, **cpu}
     finally:
         app.close()
         client.close()
@@ -157,6 +198,50 @@ def run_baseline(s: Stack, tasks: int, concurrency: int, latency: float) -> floa
         worker.stop()
 
 
+def _with_cpu(batch: Callable[[], float], worker: int, mongo: int | None, tasks: int) -> tuple[float, dict[str, float]]:
+    """Run the measured ``batch``; its wall time and the CPU per task of the worker and Mongo server."""
+    worker_before, mongo_before = cpu_seconds(worker), cpu_seconds(mongo) if mongo else 0.0
+    wall = batch()
+    worker_ms = (cpu_seconds(worker) - worker_before) * 1000 / tasks
+    cpu = {"worker_cpu_ms_per_summary": round(worker_ms, 3)}
+    if mongo:
+        mongo_ms = (cpu_seconds(mongo) - mongo_before) * 1000 / tasks
+        cpu["mongo_cpu_ms_per_summary"] = round(mongo_ms, 3)
+        cpu["mongo_cpu_share"] = round(mongo_ms / (mongo_ms + worker_ms), 3) if mongo_ms + worker_ms else 0.0
+    return wall, cpu
+
+
+def run_direct(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str, float]:
+    """The bare app doing a summary's reads and writes directly, against the same fake LLM."""
+    fake = FakeOpenAI(latency_seconds=latency, default_text="summary").start()
+    broker = s.vhost.broker_url
+    env = {"BENCH_BROKER_URL": broker, "BENCH_REDIS_URL": redis_url()}
+    env |= {"BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name}
+    baseline.conf.broker_url, baseline.conf.result_backend = broker, redis_url()
+    worker = spawn("baseline-direct", [*CELERY_ARGS, f"-c{concurrency}"], env, ready_text=" ready.")
+    client: MongoClient[dict[str, Any]] = MongoClient(s.mongo.url)
+    try:
+        db = client[s.db_name]
+
+        def batch(prefix: str, count: int) -> float:
+            sessions = seed(db, prefix, count)
+            started = time.perf_counter()
+            ids = [summarize_direct.apply_async(args=[sid, fake.base_url]).id for sid in sessions]
+            wait_all(baseline, ids)
+            return time.perf_counter() - started
+
+        batch("direct-warm", concurrency * 2)
+        wall, cpu = _with_cpu(functools.partial(batch, "direct", tasks), worker.popen.pid, mongo_pid(s.mongo), tasks)
+        committed = db.sessions.count_documents({"_id": {"$regex": "^direct-[0-9]"}, "summary_upto_seq": 2})
+        if committed != tasks:
+            raise RuntimeError(f"only {committed}/{tasks} direct summaries committed")
+        return {"tasks_per_second": tasks / wall, **cpu}
+    finally:
+        client.close()
+        worker.stop()
+        fake.stop()
+
+
 def run(tasks: int, concurrency: int, latency: float) -> dict[str, object]:
     with stack() as s:
         return measure(s, tasks, concurrency, latency)
@@ -164,8 +249,10 @@ def run(tasks: int, concurrency: int, latency: float) -> dict[str, object]:
 
 def measure(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str, object]:
     """The benchmark on a given stack; the smoke test calls it with a handful of tasks."""
-    ours = run_ragtasks(s, tasks, concurrency, latency)
+    ragtasks = run_ragtasks(s, tasks, concurrency, latency)
     base = run_baseline(s, tasks, concurrency, latency)
+    direct = run_direct(s, tasks, concurrency, latency)
+    ours = ragtasks["tasks_per_second"]
     return {
         "benchmark": "summarize_end_to_end",
         "tasks": tasks,
@@ -175,7 +262,17 @@ def measure(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str,
         "baseline_celery_tasks_per_second": round(base, 2),
         "ideal_tasks_per_second": round(concurrency / latency, 2),
         "throughput_ratio": round(ours / base, 3),
+        "ragtasks": {k: round(v, 3) for k, v in ragtasks.items()},
+        "direct_celery": {k: round(v, 3) for k, v in direct.items()},
+        "throughput_ratio_vs_direct": round(ours / direct["tasks_per_second"], 3),
+        "worker_cpu_ratio_vs_direct": _ratio(
+            ragtasks["worker_cpu_ms_per_summary"], direct["worker_cpu_ms_per_summary"]
+        ),
     }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
 
 
 def main(argv: list[str] | None = None) -> None:

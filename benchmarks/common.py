@@ -115,3 +115,64 @@ def spawn(name: str, argv: list[str], env: dict[str, str], ready_text: str, time
 
     wait_until(ready, timeout, 0.2, f"{name} to be ready")
     return child
+
+
+# --- CPU accounting: utime + stime from /proc, so a ratio says what each process spent ----------
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # the process ended between listing and reading
+        return None
+    return text[text.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its living descendants (a prefork worker's pool children, say)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU (user + system) spent so far by ``root``'s process tree, reaped children included."""
+    total = 0
+    for pid in process_tree(root):
+        fields = _stat_fields(pid)
+        if fields is not None:  # utime, stime, cutime, cstime: fields 14-17 of stat(5)
+            total += sum(int(v) for v in fields[11:15])
+    return total / _CLK_TCK
+
+
+def listening_pid(port: int) -> int:
+    """The pid of the process listening on 127.0.0.1:``port`` (the Mongo server, say), via ``ss``."""
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    for token in out.replace(",", " ").split():
+        if token.startswith("pid="):
+            return int(token[4:])
+    raise RuntimeError(f"no process found listening on port {port}")
+
+
+def mongo_pid(mongo: MongoServer) -> int | None:
+    """The Mongo server's pid when it runs on this machine (SecantusDB); None for a remote one."""
+    from urllib.parse import urlsplit
+
+    where = urlsplit(mongo.url)
+    if where.hostname not in ("127.0.0.1", "localhost") or where.port is None:
+        return None
+    try:
+        return listening_pid(where.port)
+    except (RuntimeError, OSError, subprocess.CalledProcessError):
+        return None  # e.g. a container's port: its CPU is not ours to read

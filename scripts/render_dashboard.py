@@ -60,8 +60,10 @@ def render(prometheus: str, dashboard: Path, out: Path, minutes: float, rate_int
     with httpx.Client(base_url=prometheus, timeout=30) as client:
         for panel in panels:
             g = panel["gridPos"]
-            ax = fig.add_axes((g["x"] / 24 + 0.004, 1 - (g["y"] + g["h"]) / rows + 0.012,
-                               g["w"] / 24 - 0.008, g["h"] / rows - 0.03), facecolor=PANEL)
+            ax = fig.add_axes(
+                (g["x"] / 24 + 0.004, 1 - (g["y"] + g["h"]) / rows + 0.012, g["w"] / 24 - 0.008, g["h"] / rows - 0.03),
+                facecolor=PANEL,
+            )
             ax.set_title(panel.get("title", ""), color=TEXT, fontsize=11, loc="left")
             ax.tick_params(colors=TEXT, labelsize=7)
             for spine in ax.spines.values():
@@ -89,8 +91,16 @@ def _stat(ax: Any, series: list[tuple[str, list[list[Any]]]]) -> None:
     for i, (name, values) in enumerate(series[:4]):
         value = float(values[-1][1])
         text = f"{value:,.3g}"
-        ax.text(0.5, 0.75 - i * 0.22, f"{text}  {name}", color=PALETTE[i % len(PALETTE)], ha="center",
-                va="center", fontsize=15, transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.75 - i * 0.22,
+            f"{text}  {name}",
+            color=PALETTE[i % len(PALETTE)],
+            ha="center",
+            va="center",
+            fontsize=15,
+            transform=ax.transAxes,
+        )
 
 
 def _timeseries(ax: Any, series: list[tuple[str, list[list[Any]]]], start: float) -> None:

@@ -208,6 +208,16 @@ def quality_panels(task_selector: str) -> list[Panel]:
             max_=1,
         ),
         timeseries(
+            "Recall per knowledge base: hit rate@k and nDCG@k",
+            "Set by each finished evaluation (ragtasks_eval_hit_rate, ragtasks_eval_ndcg), one line per "
+            "KB and k: nightly reports of a KB are comparable by construction (same sample, questions, "
+            "retriever), so a slope is the retriever's.",
+            ("max by (kb, k) (ragtasks_eval_hit_rate)", "hit rate {{kb}} @{{k}}"),
+            ("max by (kb, k) (ragtasks_eval_ndcg)", "nDCG {{kb}} @{{k}}"),
+            unit="percentunit",
+            max_=1,
+        ),
+        timeseries(
             "Recall change vs a day earlier",
             "Recording rules ragtasks:eval_*:delta1d.",
             ("ragtasks:eval_hit_rate:delta1d", "hit rate {{kb}} @{{k}}"),

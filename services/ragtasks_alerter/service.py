@@ -6,7 +6,7 @@ Celery-free (tasks.py maps its results to retries and metrics); time and I/O com
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -17,9 +17,10 @@ from ragtasks_core.alerting.window import RetrievalWindows
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
 
-from . import channels, store
-from .format import AlertView
+from . import channels, routed, store
+from .format import AlertView, MessageStyle
 from .policy import AttemptResult, decide
+from .routing import Router
 
 # A deliver task that has not run this long after its notification was due is taken as lost.
 STUCK_GRACE_SECONDS = 30.0
@@ -79,21 +80,40 @@ class Sweep:
     resolved: list[str]
     notifications: list[str]
     republish: list[str]
+    # With a routes file: (receiver kind, outcome) of the decisions that changed.
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
 
 
-def periodic(db: Database, windows: RetrievalWindows | None, now: datetime, settings: Settings) -> Sweep:
-    """Beat's flush: rule clearing, auto-resolve, lost or repeating groups, stuck deliveries."""
-    resolved: list[str] = []
+def periodic(
+    db: Database, windows: RetrievalWindows | None, now: datetime, settings: Settings, router: Router | None = None
+) -> Sweep:
+    """Beat's flush: rule clearing, auto-resolve, lost or repeating groups, stuck deliveries;
+    with a routes file, also the held alerts (silenced, inhibited, muted) decided again."""
+    sweep = Sweep([], [], [])
+
+    def raise_(alert: RaiseAlert, group_wait: float) -> str | None:
+        if router is None:
+            return raise_alert(db, alert, now, group_wait=group_wait).alert_id
+        done = routed.raise_alert(db, router, alert, now)
+        sweep.outcomes.extend(done.outcomes)
+        return done.alert_id
+
+    resolved = sweep.resolved
     if windows is not None:
         rule = rule_from(settings)
         for kb, counts in windows.record({kb: (0, 0) for kb in windows.firing()}).items():
             if counts.firing and not rule.breached(counts.total, counts.empty) and windows.transition(kb, "resolve"):
                 alert = retrieval_alert(rule, kb, firing=False, total=counts.total, empty=counts.empty, now=now)
-                raise_alert(db, alert, now, group_wait=settings.alert_group_wait_seconds)
+                raise_(alert, settings.alert_group_wait_seconds)
                 resolved.append(alert.fingerprint)
     for doc in store.expired_open_alerts(db, now):
-        if raise_alert(db, _resolution(doc["fingerprint"]), now, group_wait=0).alert_id is not None:
+        if raise_(_resolution(doc["fingerprint"]), 0) is not None:
             resolved.append(doc["fingerprint"])
+    if router is not None:
+        swept = routed.periodic(db, router, now, settle_seconds=router.max_group_wait() + 1)
+        sweep.notifications, sweep.outcomes = swept.notifications, sweep.outcomes + swept.outcomes
+        sweep.republish = store.stuck_notifications(db, now, STUCK_GRACE_SECONDS)
+        return sweep
     # Groups with an unnotified change (a lost or never-armed flush) or a repeat due: flush now.
     for group_key in store.groups_needing_flush(
         db,
@@ -105,8 +125,9 @@ def periodic(db: Database, windows: RetrievalWindows | None, now: datetime, sett
     notifications: list[str] = []
     for group_key in store.due_groups(db, now):
         notifications += flush_group(db, group_key, now, settings)
-    republish = store.stuck_notifications(db, now, STUCK_GRACE_SECONDS)
-    return Sweep(resolved, notifications, republish)
+    sweep.notifications = notifications
+    sweep.republish = store.stuck_notifications(db, now, STUCK_GRACE_SECONDS)
+    return sweep
 
 
 def _resolution(fingerprint: str) -> RaiseAlert:
@@ -142,6 +163,7 @@ def deliver(
     acquire: Acquire,
     send: Send,
     worker: str,
+    router: Router | None = None,
 ) -> Delivered:
     """One delivery attempt of a notification (idempotent: only the claimer sends)."""
     lease = settings.alert_http_timeout_seconds + settings.alert_rate_limit_max_wait_seconds + LEASE_MARGIN_SECONDS
@@ -149,9 +171,8 @@ def deliver(
     if note is None:
         return _not_claimed(db, nid, now())
     channel = note["channel"]
-    url = channel_url(settings, channel)
+    url, detail, build = _target(settings, note, router)
     if url is None:
-        detail = f"channel {channel} is not configured (RAGTASKS_{_setting_name(channel)} is not set)"
         store.record_attempt(db, note, state="dead", outcome="dead", detail=detail, worker=worker, now=now())
         return Delivered("dead", channel, attempt_outcome="dead", detail=detail)
     defer = acquire(channel, url)
@@ -161,7 +182,7 @@ def deliver(
         store.release_notification(db, nid, now() + timedelta(seconds=delay), now())
         return Delivered("retry", channel, delay=delay, detail="rate limited locally")
     alerts = [_snapshot_view(a) for a in note["alerts"]]
-    result = send(channel, url, channels.build_request(channel, note["group_key"], alerts))
+    result = send(channel, url, build(alerts, channels.message_style(settings)))
     decision = decide(
         result,
         failures_so_far=int(note.get("failures") or 0),
@@ -187,6 +208,27 @@ def deliver(
     outcome = "sent" if decision.action == "sent" else "dead"
     store.record_attempt(db, note, state=outcome, outcome=outcome, detail=result.detail, worker=worker, now=at)
     return Delivered(decision.action, channel, attempt_outcome=outcome, detail=result.detail)
+
+
+Build = Callable[[list[AlertView], MessageStyle], dict[str, Any]]
+
+
+def _target(settings: Settings, note: dict[str, Any], router: Router | None) -> tuple[str | None, str, Build]:
+    """The URL (or why there is none) and the body builder: a routed notification's receiver, as
+    the routes file says now, else the channel's setting."""
+    channel, name = note["channel"], note.get("receiver")
+    if name is None:
+        detail = f"channel {channel} is not configured (RAGTASKS_{_setting_name(channel)} is not set)"
+        return (
+            channel_url(settings, channel),
+            detail,
+            lambda a, s: channels.build_request(channel, note["group_key"], a, s),
+        )
+    receiver = router.config.receivers_by_name().get(name) if router is not None else None
+    if receiver is None:
+        return None, f"receiver {name} is not in the routes file", lambda a, s: {}
+    url, detail = channels.receiver_url(receiver)
+    return url, detail, lambda a, s: channels.routed_request(receiver, str(note.get("title") or ""), a, s)
 
 
 def _not_claimed(db: Database, nid: str, now: datetime) -> Delivered:

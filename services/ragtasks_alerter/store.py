@@ -1,5 +1,7 @@
 """Mongo side of the alerter: alerts (one document per fingerprint episode), groups, notifications.
 
+The collections' names and indexes are :mod:`ragtasks_core.documents.alerts`.
+
 Correctness rests on single-document atomic updates only:
 - an open episode per fingerprint is unique (partial unique index on ``fingerprint`` where
   ``open``), so racing ``raise_alert`` tasks count occurrences on one document;
@@ -16,12 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from ragtasks_core.alerting import ALERTS, GROUPS, NOTIFICATIONS
+from ragtasks_core import documents
 from ragtasks_core.contract.alerter import RaiseAlert
+from ragtasks_core.documents import alerts as alerts_doc
+from ragtasks_core.documents.alerts import ALERTS, GROUPS, NOTIFICATIONS
 
 from .format import AlertView
 
@@ -32,17 +36,9 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
-def ensure_indexes(db: Database) -> None:
-    """Idempotent; PyMongo names the indexes."""
-    db[ALERTS].create_index([("fingerprint", ASCENDING)], unique=True, partialFilterExpression={"open": True})
-    db[ALERTS].create_index([("group_key", ASCENDING), ("status", ASCENDING)])
-    db[ALERTS].create_index([("delivery.state", ASCENDING), ("updated_at", DESCENDING)])
-    db[ALERTS].create_index([("open", ASCENDING), ("expires_at", ASCENDING)])
-    db[ALERTS].create_index([("created_at", DESCENDING)])
-    db[GROUPS].create_index([("flush_at", ASCENDING)])
-    db[NOTIFICATIONS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
-    db[NOTIFICATIONS].create_index([("alert_ids", ASCENDING)])
-    db[NOTIFICATIONS].create_index([("state", ASCENDING), ("updated_at", DESCENDING)])
+# Every index, alert ones included, is declared in ``ragtasks_core.documents``; the alerter's
+# tasks create them once per process (``Runtime.set_up_once``) through this name.
+ensure_indexes = documents.ensure_indexes
 
 
 # --- alerts ------------------------------------------------------------------------------------
@@ -224,10 +220,20 @@ def mark_notified(db: Database, alerts: list[dict[str, Any]], notifications: dic
 # --- notifications (the outbox) ----------------------------------------------------------------
 
 
-def create_notification(db: Database, group_key: str, channel: str, alerts: list[AlertView], now: datetime) -> str:
+def create_notification(
+    db: Database,
+    group_key: str,
+    channel: str,
+    alerts: list[AlertView],
+    now: datetime,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """``extra``: a routed notification's ``receiver`` (its robot, bucket and dead letters) and ``title``."""
     nid = new_id("nt")
     db[NOTIFICATIONS].insert_one(
-        {
+        (extra or {})
+        | {
             "_id": nid,
             "group_key": group_key,
             "channel": channel,
@@ -286,7 +292,8 @@ def record_attempt(
     ``delivery.channel`` are the latest attempt's. Dead letters are the notifications in state
     ``dead``, so one stays listed until it is redelivered whatever the other channel does.
     """
-    entry = {"at": now, "outcome": outcome, "detail": detail, "worker": worker, "channel": note["channel"]}
+    key = alerts_doc.delivery_key(note)
+    entry = {"at": now, "outcome": outcome, "detail": detail, "worker": worker, "channel": key}
     fields: dict[str, Any] = {"state": state, "updated_at": now, "last_error": None if outcome == "sent" else detail}
     if next_attempt_at is not None:
         fields["next_attempt_at"] = next_attempt_at
@@ -306,9 +313,9 @@ def record_attempt(
         {
             "$set": {
                 "delivery.state": alert_state,
-                "delivery.channel": note["channel"],
+                "delivery.channel": key,
                 "delivery.updated_at": now,
-                f"delivery.channels.{note['channel']}": alert_state,
+                f"delivery.channels.{key}": alert_state,
             },
             "$push": {"attempts": {"$each": [entry | {"notification_id": note["_id"]}], "$slice": -HISTORY_LIMIT}},
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -22,10 +23,11 @@ from ragtasks_core.contract.alerter import DeliverAlert, FlushAlerts, RaiseAlert
 from ragtasks_core.contract.common import Payload
 from ragtasks_core.ratelimit import SharedRateLimiter
 from ragtasks_core.runtime import Runtime, get_runtime
-from ragtasks_core.settings import parse_rate
+from ragtasks_core.settings import Settings, parse_rate
 from ragtasks_core.tasks import parse_payload
 
-from . import channels, service, store
+from . import channels, routed, service, store
+from .routing import Router, build_router
 
 log = logging.getLogger(__name__)
 metrics.init_alert_series()
@@ -65,6 +67,50 @@ def _publish_deliveries(ids: list[str]) -> None:
         deliver.apply_async(kwargs=DeliverAlert(notification_id=nid).model_dump(mode="json"))
 
 
+def _router(settings: Settings) -> Router | None:
+    """The routes file's router, or None without one (today's single-robot path)."""
+    if settings.alert_routes_file is None:
+        return None
+    return _load_router(
+        settings.alert_routes_file,
+        settings.timezone,
+        settings.alert_group_wait_seconds,
+        settings.alert_repeat_interval_seconds,
+    )
+
+
+# Read once per process (the worker checked it at start-up); a changed file needs a restart,
+# like any other setting.
+@functools.lru_cache(maxsize=2)
+def _load_router(path: str, timezone: str, group_wait: float, repeat: float) -> Router:
+    return build_router(path, timezone=timezone, group_wait=group_wait, repeat_interval=repeat)
+
+
+def _count(outcomes: list[tuple[str, str]]) -> None:
+    for kind, outcome in outcomes:
+        metrics.ALERTS.labels(kind, outcome).inc()
+
+
+def _routed_raise(rt: Runtime, router: Router, alert: RaiseAlert, now: datetime) -> dict[str, object]:
+    done = routed.raise_alert(rt.db, router, alert, now)
+    _count(done.outcomes)
+    for group_key, flush_at in done.armed:
+        wait = (flush_at - now).total_seconds()
+        if wait <= 0:
+            _routed_flush(rt, router, group_key)
+        else:
+            kwargs = FlushAlerts(group_key=group_key).model_dump(mode="json")
+            flush_alerts.apply_async(kwargs=kwargs, countdown=_countdown(wait))
+    return {"alert_id": done.alert_id, "group_ids": [key for key, _ in done.armed]}
+
+
+def _routed_flush(rt: Runtime, router: Router, group_key: str) -> int:
+    done = routed.flush_group(rt.db, router, group_key, _now())
+    _count(done.outcomes)
+    _publish_deliveries(done.notifications)
+    return len(done.notifications)
+
+
 @shared_task(bind=True, name=TaskName.RAISE_ALERT.value, max_retries=None)
 def raise_alert(self: Task, **kwargs: Any) -> dict[str, object]:
     """Record one alert and start its group's wait.
@@ -75,14 +121,19 @@ def raise_alert(self: Task, **kwargs: Any) -> dict[str, object]:
     """
     alert = parse_payload(RaiseAlert, kwargs)
     now = _now()
+    # Sources are free text from API callers: only the known ones become a label value.
+    source = alert.source if alert.source in KNOWN_SOURCES else "other"
     try:
         rt = _runtime()
+        router = _router(rt.settings)
+        if router is not None:
+            result = _routed_raise(rt, router, alert, now)
+            metrics.ALERTS_RAISED.labels(source, alert.status).inc()
+            return result
         raised = service.raise_alert(rt.db, alert, now, group_wait=rt.settings.alert_group_wait_seconds)
     except (PyMongoError, RedisError) as exc:
         # The alert lives only in this message until it is stored: never let it fail away.
         raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from exc
-    # Sources are free text from API callers: only the known ones become a label value.
-    source = alert.source if alert.source in KNOWN_SOURCES else "other"
     metrics.ALERTS_RAISED.labels(source, alert.status).inc()
     if raised.flush_at is not None:
         wait = (raised.flush_at - now).total_seconds()
@@ -105,12 +156,16 @@ def flush_alerts(self: Task, **kwargs: Any) -> dict[str, object]:
     """
     payload = parse_payload(FlushAlerts, kwargs)
     rt = _runtime()
+    router = _router(rt.settings)
+    if payload.group_key is not None and router is not None:
+        return {"notifications": _routed_flush(rt, router, payload.group_key)}
     if payload.group_key is not None:
         ids = service.flush_group(rt.db, payload.group_key, _now(), rt.settings)
         _publish_deliveries(ids)
         return {"notifications": len(ids)}
     windows = RetrievalWindows(rt.redis, rt.settings.key_prefix, rt.settings.empty_retrieval_window_seconds)
-    sweep = service.periodic(rt.db, windows, _now(), rt.settings)
+    sweep = service.periodic(rt.db, windows, _now(), rt.settings, router)
+    _count(sweep.outcomes)
     _publish_deliveries(sweep.notifications + sweep.republish)
     metrics.PERIODIC_LAST_SUCCESS.labels(TaskName.FLUSH_ALERTS.value).set_to_current_time()
     return {
@@ -141,6 +196,7 @@ def deliver(self: Task, **kwargs: Any) -> dict[str, object]:
             acquire=lambda channel, url: _acquire(rt, channel, url),
             send=lambda channel, url, body: channels.send(http, channel, url, body),
             worker=worker,
+            router=_router(rt.settings),
         )
     except (PyMongoError, RedisError) as exc:
         # Mongo or Redis away: the notification keeps its state (a lease at worst); try again.

@@ -23,7 +23,8 @@ from celery import Celery, signals
 from kombu import Connection, Exchange
 from kombu import Queue as KombuQueue
 
-from .contract import TASK_ROUTES, Queue
+from . import redis_client
+from .contract import MAINTENANCE_QUEUE, TASK_ROUTES, Queue
 from .settings import Settings
 
 TASK_EXCHANGE = "ragtasks"
@@ -34,23 +35,28 @@ def dead_letter_queue_name(queue: str) -> str:
     return f"{queue}.dlq"
 
 
+def queue_names() -> list[str]:
+    """Every task queue: one per worker, and ``maintenance`` (beat's tasks, consumed by every worker)."""
+    return [queue.value for queue in Queue] + [MAINTENANCE_QUEUE]
+
+
 def task_queues(settings: Settings) -> list[KombuQueue]:
     # A topic exchange: native delayed delivery cannot route through direct exchanges.
     exchange = Exchange(TASK_EXCHANGE, type="topic", durable=True)
     return [
         KombuQueue(
-            queue.value,
+            name,
             exchange,
-            routing_key=queue.value,
+            routing_key=name,
             durable=True,
             queue_arguments={
                 "x-queue-type": "quorum",
                 "x-delivery-limit": settings.delivery_limit,
                 "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": queue.value,
+                "x-dead-letter-routing-key": name,
             },
         )
-        for queue in Queue
+        for name in queue_names()
     ]
 
 
@@ -58,20 +64,22 @@ def dead_letter_queues() -> list[KombuQueue]:
     exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
     return [
         KombuQueue(
-            dead_letter_queue_name(queue.value),
+            dead_letter_queue_name(name),
             exchange,
-            routing_key=queue.value,
+            routing_key=name,
             durable=True,
             queue_arguments={"x-queue-type": "quorum"},
         )
-        for queue in Queue
+        for name in queue_names()
     ]
 
 
 def create_celery(settings: Settings, *, main: str = "ragtasks") -> Celery:
     """Build the Celery app shared by the gateway (publisher) and every worker."""
-    app = Celery(main, broker=settings.broker_url, backend=settings.result_backend, set_as_current=True)
+    backend = redis_client.celery_result_backend(settings)  # Sentinel: sentinel:// + master_name
+    app = Celery(main, broker=settings.broker_url, backend=backend.pop("result_backend"), set_as_current=True)
     app.conf.update(
+        **backend,
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
@@ -94,9 +102,10 @@ def create_celery(settings: Settings, *, main: str = "ragtasks") -> Celery:
         task_default_exchange_type="topic",
         task_default_queue=Queue.SUMMARIZER.value,
         task_create_missing_queues=False,
-        # Flower and the event-based tooling need these.
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events cost a confirmed publish each; off unless asked for (Flower enables the
+        # workers' own events at run time). See Settings.worker_send_task_events.
+        worker_send_task_events=settings.worker_send_task_events,
+        task_send_sent_event=settings.task_send_sent_event,
         # Keep our own logging set-up.
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
@@ -105,26 +114,52 @@ def create_celery(settings: Settings, *, main: str = "ragtasks") -> Celery:
         # A warm shutdown waits for running tasks; a cancelled long-running task is requeued.
         worker_cancel_long_running_tasks_on_connection_loss=True,
     )
+    install_publish_stamp()
     return app
 
 
-def broker_reachable(url: str, timeout: float = 3.0) -> bool:
-    """One short connection attempt: readiness probes ask this, they must not hang on a dead broker."""
+def broker_reachable(broker: str | Connection, timeout: float = 3.0) -> bool:
+    """Whether the broker answers; readiness probes ask this, they must not hang on a dead broker.
+
+    Given a URL: one short connection attempt, closed again. Given a long-lived ``Connection``
+    (the gateway's ``/readyz``): one round trip on it, reconnecting it once if it has dropped,
+    so a probe called in a loop never opens a connection per call."""
+    if isinstance(broker, str):
+        try:
+            with Connection(broker, connect_timeout=timeout) as conn:
+                conn.ensure_connection(max_retries=1)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
+    if broker.connected:
+        try:
+            # ``connected`` does not notice a broker that went away: a passive declare of the
+            # exchange every vhost has is a real round trip.
+            broker.default_channel.exchange_declare("amq.direct", "direct", passive=True)
+            return True
+        except Exception:  # noqa: BLE001 - a dead connection: drop it and reconnect below
+            broker.collect()
     try:
-        with Connection(url, connect_timeout=timeout) as conn:
-            conn.ensure_connection(max_retries=1)
+        broker.ensure_connection(max_retries=1)
         return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
 
 
 # The queue-wait histogram needs the publish time. Every Python producer (the gateway, beat, the
-# workers' own retries and fan-outs) builds its app here, so the stamp is connected here; pika
-# producers set the same header themselves.
+# workers' own retries and fan-outs, the tests' clients) builds its app with ``create_celery``,
+# so the factory installs the stamp; pika producers set the same header themselves.
 PUBLISHED_AT_HEADER = "ragtasks_published_at"
 
 
-@signals.before_task_publish.connect
+def install_publish_stamp() -> None:
+    """Stamp every task this process publishes with its publish time (idempotent).
+
+    Celery's signals are process-wide: one connection serves every app of the process.
+    """
+    signals.before_task_publish.connect(_stamp_publish_time, weak=False, dispatch_uid="ragtasks.publish_stamp")
+
+
 def _stamp_publish_time(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is not None:
         headers.setdefault(PUBLISHED_AT_HEADER, time.time())

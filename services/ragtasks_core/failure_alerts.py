@@ -6,7 +6,8 @@ task name plus the exception type, so a storm of identical failures is one alert
 occurrence count grows, not a storm of messages. It resolves by itself after
 ``RAGTASKS_ALERT_RESOLVE_TIMEOUT_SECONDS`` without a new failure.
 
-The handler never raises into the worker: any error here is logged and dropped.
+The handler never raises into the worker: any error here is logged and dropped. It is connected
+by ``install_failure_alerts()``, which the composition root calls for the workers it starts.
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ def watched(task_name: str) -> bool:
         return False
 
 
-@signals.task_failure.connect
+def install_failure_alerts() -> None:
+    """Alert on the permanent failures of this process's tasks (idempotent; signals are process-wide)."""
+    signals.task_failure.connect(_task_failed, weak=False, dispatch_uid="ragtasks.failure_alerts")
+
+
 def _task_failed(
     sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_: Any
 ) -> None:

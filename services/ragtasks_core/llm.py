@@ -8,6 +8,7 @@ call. Callers get either a ``Completion`` or one of two exceptions: ``TransientL
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -44,6 +45,37 @@ class TransientLLMError(LLMError):
 
 class PermanentLLMError(LLMError):
     outcome = "client_error"
+
+
+class ContextLengthExceeded(PermanentLLMError):
+    """The server refused the prompt as longer than the model's window (a smaller real window
+    than ``RAGTASKS_LLM_CONTEXT_TOKENS`` says): retrying the same prompt can never succeed."""
+
+
+# How OpenAI-compatible servers say "the prompt is longer than the window" (the error's ``code``
+# or its message): OpenAI and Azure (code context_length_exceeded, "maximum context length is"),
+# vLLM and DeepSeek ("maximum context length is ... However, you requested", "longer than the
+# maximum model length"), SGLang ("longer than the model's context length"), Ollama ("the input
+# length exceeds the context length"), llama.cpp server (exceed_context_size_error, "exceeds the
+# available context size"), Qwen/DashScope compatible mode ("Range of input length should be"),
+# Volcano Engine ("Input length N exceeds the maximum length"), Hugging Face TGI (422, "`inputs`
+# tokens + `max_new_tokens` must be <="), LM Studio ("the model is loaded with context length"),
+# and vLLM's "max_tokens must be at least 1, got -N" when the prompt alone fills the window.
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error", "string_above_max_length"})
+_CONTEXT_MESSAGE = re.compile(
+    r"maximum context length|context length exceeded|context_length_exceeded|exceeds? the (?:available )?context"
+    r"|longer than the (?:maximum model length|model's context length)|range of input length should be"
+    r"|input length \d+ exceeds the maximum length|tokens \+ `?max_new_tokens`? must be <="
+    r"|loaded with context length|prompt is too long|maximum model length|max_tokens must be at least 1, got -",
+    re.IGNORECASE,
+)
+
+
+def is_context_exceeded(status: int, code: object, message: str) -> bool:
+    """Whether an error answer means "the prompt does not fit the model's window"."""
+    if status < 400 or status == 429:
+        return False
+    return (isinstance(code, str) and code.lower() in _CONTEXT_CODES) or bool(_CONTEXT_MESSAGE.search(message))
 
 
 def backoff_delay(retries_done: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
@@ -83,12 +115,23 @@ def classify(exc: Exception) -> LLMError:
         status = exc.status_code
         retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
         message = f"LLM HTTP {status}: {_short(exc)}"
+        if is_context_exceeded(status, _error_code(exc), str(exc)):
+            return ContextLengthExceeded(f"context_length_exceeded: {message}")
         if status == 429:
             return TransientLLMError(message, outcome="rate_limited", retry_after=retry_after)
         if status >= 500 or status == 408:
             return TransientLLMError(message, outcome="server_error", retry_after=retry_after)
         return PermanentLLMError(message)
     return PermanentLLMError(f"LLM call failed: {exc!r}")
+
+
+def _error_code(exc: openai.APIStatusError) -> object:
+    """The ``code`` of an OpenAI-style error body, wherever the server put it."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error")
+        return (inner.get("code") if isinstance(inner, dict) else None) or body.get("code")
+    return getattr(exc, "code", None)
 
 
 def _short(exc: Exception) -> str:
@@ -112,8 +155,18 @@ class LLMClient:
         )
         metrics.init_llm_series(self.model)
 
-    def chat(self, messages: list[dict[str, str]], *, max_tokens: int, json_mode: bool = False) -> Completion:
+    def chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        json_mode: bool = False,
+        temperature: float | None = None,
+    ) -> Completion:
+        """One completion; ``temperature`` None leaves the server's default (0: as repeatable as it gets)."""
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens}
+        if temperature is not None:
+            kwargs["temperature"] = temperature
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         started = time.perf_counter()
@@ -122,6 +175,8 @@ class LLMClient:
         except openai.OpenAIError as exc:
             error = classify(exc)
             metrics.LLM_REQUESTS.labels(self.model, error.outcome).inc()
+            if isinstance(error, ContextLengthExceeded):
+                metrics.LLM_CONTEXT_EXCEEDED.labels(self.model).inc()
             raise error from exc
         finally:
             metrics.LLM_LATENCY.labels(self.model).observe(time.perf_counter() - started)
@@ -140,3 +195,27 @@ class LLMClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def embed(client: openai.OpenAI, model: str, texts: list[str]) -> list[list[float]]:
+    """One ``/v1/embeddings`` call, classified and counted like a chat call.
+
+    The client must have ``max_retries=0``: retries are the policy's (``llm_policy``: backoff in
+    the broker, give up after ``RAGTASKS_LLM_MAX_RETRIES``), as for chat, not the client's own.
+    """
+    started = time.perf_counter()
+    try:
+        response = client.embeddings.create(model=model, input=texts)
+    except openai.OpenAIError as exc:
+        error = classify(exc)
+        metrics.LLM_REQUESTS.labels(model, error.outcome).inc()
+        raise error from exc
+    finally:
+        metrics.LLM_LATENCY.labels(model).observe(time.perf_counter() - started)
+    data = sorted(response.data, key=lambda d: d.index)
+    if len(data) != len(texts):
+        metrics.LLM_REQUESTS.labels(model, "server_error").inc()
+        raise TransientLLMError(f"embeddings: {len(data)} vectors for {len(texts)} texts", outcome="server_error")
+    metrics.LLM_REQUESTS.labels(model, "success").inc()
+    metrics.LLM_TOKENS.labels(model, "prompt").inc(response.usage.prompt_tokens if response.usage else 0)
+    return [[float(x) for x in item.embedding] for item in data]

@@ -43,17 +43,23 @@ def broker_countdown(delay: float) -> int:
     return max(1, math.ceil(delay))
 
 
+def take_slot(rt: Runtime) -> None:
+    """Take a slot of the shared LLM limiter, or raise ``LLMDeferred`` (chat and embeddings alike)."""
+    if rt.llm_limiter.acquire(rt.settings.llm_rate_limit_max_wait_seconds) is None:
+        raise LLMDeferred(max(1.0, rt.llm_limiter.seconds_until_free()))
+
+
 def limited_chat(rt: Runtime) -> Callable[[list[dict[str, str]], int], Completion]:
     """A chat function that first takes a slot from the shared limiter."""
     if rt.llm is None:
         raise RuntimeError("no LLM configured")
     llm = rt.llm
 
-    def chat(messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False) -> Completion:
-        waited = rt.llm_limiter.acquire(rt.settings.llm_rate_limit_max_wait_seconds)
-        if waited is None:
-            raise LLMDeferred(max(1.0, rt.llm_limiter.seconds_until_free()))
-        return llm.chat(messages, max_tokens=max_tokens, json_mode=json_mode)
+    def chat(
+        messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False, temperature: float | None = None
+    ) -> Completion:
+        take_slot(rt)
+        return llm.chat(messages, max_tokens=max_tokens, json_mode=json_mode, temperature=temperature)
 
     return chat
 

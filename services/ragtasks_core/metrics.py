@@ -68,6 +68,23 @@ RATE_LIMITER_DEFERRALS = Counter(
     ["limiter"],
 )
 SUMMARIES = Counter("ragtasks_summaries_total", "Summaries by outcome.", ["model", "outcome"])
+# A 400 context_length_exceeded (or the provider's equivalent): the model's real window is smaller
+# than RAGTASKS_LLM_CONTEXT_TOKENS says. Each one halves the summarizer's fold.
+LLM_CONTEXT_EXCEEDED = Counter(
+    "ragtasks_llm_context_exceeded_total",
+    "LLM calls refused because the prompt exceeded the model's window.",
+    ["model"],
+)
+# Each committed step of a (possibly multi-step) fold; ragtasks_summaries_total counts tasks.
+SUMMARY_FOLD_STEPS = Counter(
+    "ragtasks_summary_fold_steps_total", "Fold steps committed to a session's rolling summary.", ["model"]
+)
+SESSION_DELETE_REASONS = ("request", "retention")
+SESSIONS_DELETED = Counter(
+    "ragtasks_sessions_deleted_total",
+    "Sessions deleted with their messages and summaries: by a DELETE request or by the retention job.",
+    ["reason"],
+)
 
 PERIODIC_LAST_SUCCESS = Gauge(
     "ragtasks_periodic_task_last_success_timestamp_seconds",
@@ -76,7 +93,10 @@ PERIODIC_LAST_SUCCESS = Gauge(
     multiprocess_mode="max",
 )
 
-HTTP_REQUESTS = Counter("ragtasks_http_requests_total", "Gateway HTTP requests.", ["method", "route", "status"])
+# caller: the API key's name (RAGTASKS_API_KEYS, so bounded by the settings) or "anonymous".
+HTTP_REQUESTS = Counter(
+    "ragtasks_http_requests_total", "Gateway HTTP requests.", ["method", "route", "status", "caller"]
+)
 HTTP_LATENCY = Histogram(
     "ragtasks_http_request_duration_seconds", "Gateway HTTP latency.", ["method", "route"], buckets=HTTP_BUCKETS
 )
@@ -110,6 +130,13 @@ def init_llm_series(model: str) -> None:
         LLM_TOKENS.labels(model, kind)
     RATE_LIMITER_WAIT.labels("llm")
     RATE_LIMITER_DEFERRALS.labels("llm")
+    LLM_CONTEXT_EXCEEDED.labels(model)
+    SUMMARY_FOLD_STEPS.labels(model)
+
+
+def init_session_series() -> None:
+    for reason in SESSION_DELETE_REASONS:
+        SESSIONS_DELETED.labels(reason)
 
 
 def tasks_of(queue: Queue) -> list[str]:
@@ -137,10 +164,12 @@ def registry_for_scrape() -> CollectorRegistry:
 
 # --- alerter (issue: alerter) -------------------------------------------------------------------
 ALERT_CHANNELS = ("wecom", "webhook")
-ALERT_OUTCOMES = ("sent", "failed", "dead")
+# Delivery attempts (sent, failed: will retry, dead: dead-lettered) and, with a routes file, the
+# routing decisions (routed, silenced, inhibited, muted), counted when a route's outcome changes.
+ALERT_OUTCOMES = ("sent", "failed", "dead", "routed", "silenced", "inhibited", "muted")
 ALERTS = Counter(
     "ragtasks_alerts_total",
-    "Alert notification delivery attempts: sent, failed (will retry) or dead (dead-lettered).",
+    "Alert delivery attempts (sent, failed, dead) and routing decisions (routed, silenced, inhibited, muted).",
     ["channel", "outcome"],
 )
 ALERTS_RAISED = Counter(
@@ -183,6 +212,12 @@ EVAL_HIT_RATE = Gauge(
 EVAL_MRR = Gauge(
     "ragtasks_eval_mrr",
     "Mean reciprocal rank@k of the latest finished recall evaluation.",
+    ["kb", "k"],
+    multiprocess_mode="mostrecent",
+)
+EVAL_NDCG = Gauge(
+    "ragtasks_eval_ndcg",
+    "nDCG@k of the latest finished recall evaluation.",
     ["kb", "k"],
     multiprocess_mode="mostrecent",
 )

@@ -1,10 +1,8 @@
 """The generic Mongo outbox: publishes that must not be lost when RabbitMQ is away.
 
-Write the record first, then publish, then mark it published:
-
-    {_id: task_id, task, kwargs, created_at, published_at: null, attempts, expires_at?, last_error?}
-
-If the publish fails (broker down), the record stands and the outbox sweep
+Write the record first (its shape: :mod:`ragtasks_core.documents.outbox`), then publish, then mark
+it published (:func:`publish_after_write`, the step every producer shares). If the publish fails
+(broker down), the record stands and the outbox sweep
 (``ragtasks.summarizer.sweep_outbox``, run by beat) publishes it later with the *same* task id.
 Delivery is therefore at-least-once: a crash between publish and mark, or a sweep racing a slow
 publish, can publish a record twice; consumers are idempotent by task id or by design.
@@ -14,18 +12,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from . import metrics
 from .contract import queue_for
-from .mongo import OUTBOX
+from .documents import outbox as docs
+from .documents.outbox import COLLECTION as OUTBOX
+from .documents.outbox import new_record
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +54,6 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
-def new_record(
-    task: str, kwargs: dict[str, Any], task_id: str, *, now: datetime | None = None, expires_at: datetime | None = None
-) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": task_id,
-        "task": task,
-        "kwargs": kwargs,
-        "created_at": now or datetime.now(UTC),
-        "published_at": None,
-        "attempts": 0,
-    }
-    if expires_at is not None:
-        doc["expires_at"] = expires_at
-    return doc
-
-
 def record(db: Database, doc: dict[str, Any]) -> bool:
     """Insert the record; False if one with this task id exists already (a replayed write)."""
     try:
@@ -87,38 +71,29 @@ async def record_async(db: AsyncDatabase, doc: dict[str, Any]) -> bool:
         return False
 
 
-def _published() -> dict[str, Any]:
-    return {"$set": {"published_at": datetime.now(UTC)}, "$inc": {"attempts": 1}}
-
-
-def _failed(error: str) -> dict[str, Any]:
-    return {"$set": {"last_error": error[:500]}, "$inc": {"attempts": 1}}
-
-
 def mark_published(db: Database, task_id: str) -> None:
-    db[OUTBOX].update_one({"_id": task_id}, _published())
+    db[OUTBOX].update_one(docs.by_id(task_id), docs.published())
 
 
 async def mark_published_async(db: AsyncDatabase, task_id: str) -> None:
-    await db[OUTBOX].update_one({"_id": task_id}, _published())
+    await db[OUTBOX].update_one(docs.by_id(task_id), docs.published())
 
 
 def mark_failed(db: Database, task_id: str, error: str) -> None:
-    db[OUTBOX].update_one({"_id": task_id}, _failed(error))
+    db[OUTBOX].update_one(docs.by_id(task_id), docs.failed(error))
 
 
 async def mark_failed_async(db: AsyncDatabase, task_id: str, error: str) -> None:
-    await db[OUTBOX].update_one({"_id": task_id}, _failed(error))
+    await db[OUTBOX].update_one(docs.by_id(task_id), docs.failed(error))
 
 
 def mark_expired(db: Database, task_id: str) -> None:
-    db[OUTBOX].update_one({"_id": task_id}, {"$set": {"expired_at": datetime.now(UTC)}})
+    db[OUTBOX].update_one(docs.by_id(task_id), docs.expired())
 
 
 def unpublished(db: Database, *, older_than: datetime, limit: int) -> list[dict[str, Any]]:
     """Records not yet published (nor expired), oldest first."""
-    query = {"published_at": None, "expired_at": None, "created_at": {"$lt": older_than}}
-    return list(db[OUTBOX].find(query).sort("created_at", ASCENDING).limit(limit))
+    return list(db[OUTBOX].find(docs.unpublished(older_than)).sort(docs.OLDEST_FIRST).limit(limit))
 
 
 def send(app: Celery, task: str, kwargs: dict[str, Any], task_id: str, **options: Any) -> None:
@@ -130,6 +105,50 @@ def send(app: Celery, task: str, kwargs: dict[str, Any], task_id: str, **options
         metrics.TASKS_PUBLISHED.labels(task, queue, "error").inc()
         raise
     metrics.TASKS_PUBLISHED.labels(task, queue, "ok").inc()
+
+
+def publish_after_write(
+    send: Callable[[], object],
+    mark: Callable[[], object],
+    *,
+    failed: Callable[[Exception], object] | None = None,
+) -> bool:
+    """The publish-after-write step, for every producer (the async twin is :func:`publish_after_write_async`).
+
+    What must survive a broker outage is in Mongo already (an outbox record, a session's pending
+    summary, a requested evaluation, a re-armed notification): ``send()`` publishes it, then
+    ``mark()`` records that it was published. When the publish fails the written state stands
+    for a sweep to publish later: ``failed(exc)`` is called and False returned; without
+    ``failed`` the error propagates (the outbox sweep stops at its first failure).
+    """
+    try:
+        send()
+    except Exception as exc:
+        if failed is None:
+            raise
+        failed(exc)
+        return False
+    mark()
+    return True
+
+
+async def publish_after_write_async(
+    send: Callable[[], Awaitable[object]],
+    mark: Callable[[], Awaitable[object]],
+    *,
+    failed: Callable[[Exception], Awaitable[object]] | None = None,
+    errors: tuple[type[Exception], ...] = (Exception,),
+) -> bool:
+    """:func:`publish_after_write` from the event loop; only ``errors`` count as a failed publish."""
+    try:
+        await send()
+    except errors as exc:
+        if failed is None:
+            raise
+        await failed(exc)
+        return False
+    await mark()
+    return True
 
 
 def publish_reliably_sync(
@@ -146,14 +165,14 @@ def publish_reliably_sync(
     recorded under this task id, in which case the first writer or the sweep publishes it)."""
     if not record(db, new_record(task, kwargs, task_id, expires_at=expires_at)):
         return False
-    try:
-        send(app, task, kwargs, task_id, **options)
-    except Exception as exc:
+
+    def failed(exc: Exception) -> None:
         log.warning("publish of %s %s failed, the outbox sweep will retry: %s", task, task_id, exc, exc_info=True)
         mark_failed(db, task_id, repr(exc))
-        return False
-    mark_published(db, task_id)
-    return True
+
+    return publish_after_write(
+        lambda: send(app, task, kwargs, task_id, **options), lambda: mark_published(db, task_id), failed=failed
+    )
 
 
 def remaining_expiry(doc: dict[str, Any], now: datetime) -> float | None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from ragtasks_publisher.urls import parse_broker_url
 
 from .contract import Queue
 from .settings import Settings
@@ -23,17 +25,19 @@ CACHE_SECONDS = 5.0
 
 
 def management_endpoint(settings: Settings) -> tuple[str, tuple[str, str], str]:
-    """(base URL, basic-auth credentials, vhost) of the management API."""
-    broker = urlsplit(settings.broker_url)
-    vhost = broker.path[1:] if broker.path not in ("", "/") else "/"
+    """(base URL, basic-auth credentials, vhost) of the management API.
+
+    The broker URL is read by the one parser every pika tool uses (``//`` and ``/%2F`` are the
+    default vhost; of a ``;`` failover list, the first entry's host is asked)."""
+    broker = parse_broker_url(settings.broker_url)[0]
     if settings.rabbitmq_management_url:
         mgmt = urlsplit(settings.rabbitmq_management_url)
         base = f"{mgmt.scheme}://{mgmt.hostname}:{mgmt.port or 15672}"
-        creds = (mgmt.username or broker.username or "guest", mgmt.password or broker.password or "guest")
+        creds = (unquote(mgmt.username or "") or broker.userid, unquote(mgmt.password or "") or broker.password)
     else:
-        base = f"http://{broker.hostname or '127.0.0.1'}:15672"
-        creds = (broker.username or "guest", broker.password or "guest")
-    return base, creds, vhost
+        base = f"http://{broker.host}:15672"
+        creds = (broker.userid, broker.password)
+    return base, creds, broker.virtual_host
 
 
 class QueueCollector(Collector):

@@ -3,6 +3,8 @@
 Celery's own ``rate_limit`` is per worker process; ``10/m`` with three replicas would be 30/m.
 Here every caller asks Redis, atomically, whether a slot is free now; if not, Redis answers
 how long until one is, and nothing is consumed (so a caller that gives up loses nothing).
+The script touches one key, so it runs unchanged on Redis Cluster; through Sentinel the client
+(``redis_client.sync_client``) follows a failover.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 
 import redis
 
-from . import metrics
+from . import metrics, tracing
 
 # GCRA (generic cell rate algorithm): one key holds the "theoretical arrival time" (TAT).
 # A request is allowed when now >= TAT - burst_tolerance; then TAT = max(TAT, now) + interval.
@@ -69,7 +71,20 @@ class SharedRateLimiter:
 
         Returns the seconds waited when a slot was taken, or ``None`` with nothing consumed
         when none came in time (the caller should defer its work rather than hold a worker).
+        The wait is a ``ragtasks.ratelimit.wait`` span (docs/tracing.md).
         """
+        attributes: dict[str, str | float] = {
+            "ragtasks.ratelimit.name": self.name,
+            "ragtasks.ratelimit.max_wait_seconds": max_wait,
+        }
+        with tracing.span("ragtasks.ratelimit.wait", attributes) as span:
+            waited = self._wait(max_wait, sleep, clock)
+            span.set_attribute("ragtasks.ratelimit.outcome", "deferred" if waited is None else "acquired")
+            if waited is not None:
+                span.set_attribute("ragtasks.ratelimit.waited_seconds", round(waited, 6))
+            return waited
+
+    def _wait(self, max_wait: float, sleep: Callable[[float], None], clock: Callable[[], float]) -> float | None:
         started = clock()
         while True:
             wait = self.try_acquire()

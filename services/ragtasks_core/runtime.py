@@ -18,7 +18,7 @@ import redis
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from . import mongo
+from . import mongo, redis_client
 from .llm import LLMClient
 from .ratelimit import SharedRateLimiter
 from .settings import Settings
@@ -50,7 +50,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.effective_redis_url, decode_responses=True)
+        return redis_client.sync_client(self.settings)  # a plain URL or a Sentinel-managed master
 
     @cached_property
     def llm(self) -> LLMClient | None:

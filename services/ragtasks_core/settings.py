@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .api_keys import ApiKey, parse_api_keys
+from .secrets_check import secret_problem, url_password_problem
 
 _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
 _PERIOD_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -47,15 +51,27 @@ def broker_credentials_problem(url: str) -> str | None:
 class Settings(BaseSettings):
     """Every knob of ragtasks. Env var = ``RAGTASKS_`` + the upper-case field name."""
 
-    model_config = SettingsConfigDict(env_prefix="RAGTASKS_", extra="ignore", validate_default=True)
+    # hide_input_in_errors: a refused setting's error must not echo the environment (secrets) into logs.
+    model_config = SettingsConfigDict(
+        env_prefix="RAGTASKS_", extra="ignore", validate_default=True, hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production"] = "development"
 
     # Infrastructure
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     result_backend: str = "redis://127.0.0.1:6379/0"
-    # Redis for the rate limiters, sliding windows and locks; defaults to the result backend.
+    # Redis for the rate limiters, sliding windows and locks; defaults to the result backend. Also
+    # redis+sentinel://[:password@]host:26379[,host:26379...]/<master>[/<db>] (ragtasks_core/redis_client.py).
     redis_url: str | None = None
+    # Redis HA without a redis+sentinel:// URL: the sentinels ("host:26379,host:26379") and the name
+    # of the master they monitor. When set, RAGTASKS_REDIS_URL and RAGTASKS_RESULT_BACKEND (redis://)
+    # keep their password and db but find their master through these sentinels. The master name
+    # also completes a Celery-style sentinel:// result backend.
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinel_master: str | None = None
+    # The sentinels' own password (requirepass in sentinel.conf), if they have one.
+    redis_sentinel_password: SecretStr | None = None
     # Prefix of every Redis key ragtasks writes (not Celery's own result keys).
     key_prefix: str = "ragtasks"
     # RabbitMQ management API, for queue depth metrics (ready/unacked) and consumers.
@@ -78,16 +94,43 @@ class Settings(BaseSettings):
     llm_rate_limit_max_wait_seconds: float = Field(30.0, ge=0)
 
     # Gateway
+    # Bearer keys, comma-separated: TOKEN, NAME:TOKEN or NAME:TOKEN:read+write+admin
+    # (ragtasks_core/api_keys.py). After validation this holds the tokens; api_key_entries the keys.
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Serve /docs, /redoc and /openapi.json (unset: on in development, off in production).
+    docs_enabled: bool | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     max_messages_per_request: int = Field(100, ge=1)
     max_message_chars: int = Field(32_000, ge=1)
+    # The largest request body the gateway reads (Content-Length and the bytes actually streamed):
+    # larger ones get 413 before any parsing. Per-endpoint text totals are derived from it.
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # A request body must arrive within this long of its headers, else 408 (slow or half-sent bodies).
+    request_body_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    # /readyz answers from a cached result this long: probes (or anyone) cannot hammer the backends.
+    readiness_cache_seconds: float = Field(2.0, ge=0, le=300)
 
     # Summarizer
     summary_trigger_tokens: int = Field(2000, ge=1)
     summary_keep_recent_messages: int = Field(6, ge=0)
     summary_max_tokens: int = Field(512, ge=16)
+    # The model's context window in tokens (counted with the same BPE as everything else): no
+    # prompt the summarizer or the evaluator builds exceeds it, with room left for the reply
+    # (RAGTASKS_SUMMARY_MAX_TOKENS) and the instructions. A server that still answers 400
+    # context_length_exceeded makes the summarizer halve its fold (the real window is smaller).
+    llm_context_tokens: int = Field(16_000, ge=1024, le=10_000_000)
+    # Also trigger a summary after this many messages since the last one (unset: by tokens only,
+    # RAGTASKS_SUMMARY_TRIGGER_TOKENS).
+    summary_trigger_messages: int | None = Field(None, ge=1)
+    # Keep the newest messages totalling at most this many tokens verbatim, instead of the newest
+    # RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES (unset: keep by count).
+    summary_keep_recent_tokens: int | None = Field(None, ge=0)
+    # A UTF-8 text file whose content replaces the summarizer's built-in instruction (system prompt).
+    summary_prompt_file: str | None = None
+    # Delete sessions (messages, summaries, state) idle longer than this many days, nightly
+    # (unset: keep forever).
+    session_retention_days: int | None = Field(None, ge=1, le=36_500)
 
     # Workers: concurrency and metrics ports, one per worker.
     summarizer_concurrency: int = Field(2, ge=1)
@@ -97,6 +140,10 @@ class Settings(BaseSettings):
     evaluator_metrics_port: int = 9102
     alerter_metrics_port: int = 9103
     beat_metrics_port: int = 9104
+    # Interface the worker and beat /metrics endpoints bind (unset: 127.0.0.1 in development, so a
+    # laptop does not publish them on its LAN; 0.0.0.0 in production, where Prometheus and the
+    # kubelet's probes reach the pod on its IP and the chart's NetworkPolicy limits who may).
+    metrics_host: str | None = None
     worker_pool: Literal["prefork", "threads", "solo"] = "prefork"
 
     # Celery reliability knobs
@@ -107,6 +154,14 @@ class Settings(BaseSettings):
     worker_max_memory_per_child_kb: int = Field(512_000, ge=1024)
     # Quorum queues count deliveries; past this a message is dead-lettered instead of looping.
     delivery_limit: int = Field(5, ge=1)
+    # Celery task events (received/started/succeeded...), for Flower and event-based tooling. Off by
+    # default: each is a confirmed publish, ~2.5 per task, the largest cost a worker adds to a task
+    # (issue 17). A running Flower turns the workers' events on itself (its `enable_events` remote
+    # control), so this stays off even where Flower is deployed.
+    worker_send_task_events: bool = False
+    # The "sent" event of every publish (gateway, beat, retries): Flower's task view shows when a
+    # task was sent only with this on. No remote control reaches publishers, so it is a setting.
+    task_send_sent_event: bool = False
 
     # Scheduling
     timezone: str = "Asia/Shanghai"
@@ -126,6 +181,9 @@ class Settings(BaseSettings):
     eval_question_max_tokens: int = Field(1024, ge=32)
     # Alert when hit_rate@k falls by at least this much (absolute, 0..1) from the previous report.
     eval_drop_threshold: float = Field(0.1, gt=0, le=1)
+    # Absolute floor: a finished report whose hit_rate@k (any k) is below it alerts, whatever came
+    # before (a slow drift that never drops by the threshold in one night). 0 = no floor.
+    eval_min_hit_rate: float = Field(0.0, ge=0, le=1)
     eval_nightly_hour: int = Field(2, ge=0, le=23)
     eval_nightly_minute: int = Field(0, ge=0, le=59)
     # Wall time one evaluate_batch task may spend before it saves its rows and hands the rest of
@@ -198,6 +256,14 @@ class Settings(BaseSettings):
     alert_resolve_timeout_seconds: float = Field(3_600.0, gt=0)
     # Beat runs the periodic flush (due groups, rule clearing, stuck deliveries) this often.
     alert_flush_interval_seconds: float = Field(30.0, gt=0)
+    # Language of the alert message templates (headline, status, times); times are in RAGTASKS_TIMEZONE.
+    alert_language: Literal["zh", "en"] = "zh"
+    # Hosts (comma-separated, optionally host:port, e.g. your Grafana) whose links in alert text are
+    # rendered as links; any other link, image or autolink reaches the group as plain, defanged text.
+    alert_link_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Receivers, routes, inhibit rules and quiet hours (YAML, docs/alerter.md); unset: one robot as
+    # configured above. The alerter and the gateway validate it at start-up.
+    alert_routes_file: str | None = None
     # Empty-retrieval rule: fire when empties in the window reach THRESHOLD, or their ratio reaches
     # RATIO with at least MIN_EVENTS events; no second firing of a KB within COOLDOWN.
     empty_retrieval_threshold: int = Field(50, ge=1)
@@ -216,10 +282,27 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
-    @field_validator("wecom_webhook_url", "alert_webhook_url", mode="before")
+    @field_validator("wecom_webhook_url", "alert_webhook_url", "alert_routes_file", mode="before")
     @classmethod
     def _empty_url_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("alert_link_hosts", mode="before")
+    @classmethod
+    def _split_link_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        # Fail at start-up, not when beat schedules or an alert renders a time.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+        return value
 
     # --- publishing / outbox settings (issue: publishing) ---
     # Beat runs the outbox sweep this often; it publishes what was recorded but not published
@@ -239,12 +322,28 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    _api_key_entries: list[ApiKey] = PrivateAttr(default_factory=list)
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("docs_enabled", "metrics_host", mode="before")
+    @classmethod
+    def _empty_exposure_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _name_the_keys(self) -> Settings:
+        entries = [key.get_secret_value() for key in self.api_keys]
+        if not entries and self.environment == "development":
+            entries = [DEV_API_KEY]
+        self._api_key_entries = parse_api_keys(entries)
+        self.api_keys = [key.token for key in self._api_key_entries]
+        return self
 
     @field_validator("llm_rate_limit")
     @classmethod
@@ -257,25 +356,65 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator(
+        "summary_trigger_messages",
+        "summary_keep_recent_tokens",
+        "summary_prompt_file",
+        "session_retention_days",
+        mode="before",
+    )
+    @classmethod
+    def _empty_summary_option_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("redis_sentinel_master", "redis_sentinel_password", mode="before")
+    @classmethod
+    def _empty_sentinel_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _sentinels_need_master(self) -> Settings:
+        if self.redis_sentinels and not self.redis_sentinel_master:
+            raise ValueError(
+                "RAGTASKS_REDIS_SENTINELS needs RAGTASKS_REDIS_SENTINEL_MASTER (the monitored master's name)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _secrets_outside_dev(self) -> Settings:
         if self.task_time_limit_seconds <= self.task_soft_time_limit_seconds:
             raise ValueError("task_time_limit_seconds must exceed task_soft_time_limit_seconds")
         if self.environment == "development":
-            if not self.api_keys:
-                self.api_keys = [SecretStr(DEV_API_KEY)]
             return self
-        keys = [k.get_secret_value() for k in self.api_keys]
-        if not keys or DEV_API_KEY in keys or any(len(k) < 16 for k in keys):
-            raise ValueError(
-                "RAGTASKS_API_KEYS must hold real bearer tokens (16+ characters, not the dev key) "
-                "when RAGTASKS_ENVIRONMENT=production"
-            )
+        if not self.api_key_entries:
+            raise ValueError("RAGTASKS_API_KEYS must hold real bearer tokens when RAGTASKS_ENVIRONMENT=production")
+        for key in self.api_key_entries:
+            problem = secret_problem(key.token.get_secret_value())
+            if problem:
+                raise ValueError(
+                    f"RAGTASKS_API_KEYS: the token of key {key.name!r} {problem}; production needs random "
+                    "tokens (e.g. `openssl rand -hex 24`)"
+                )
         if self.llm_base_url and not self.llm_api_key:
             raise ValueError("RAGTASKS_LLM_API_KEY is required when RAGTASKS_LLM_BASE_URL is set in production")
+        problem = secret_problem(self.llm_api_key.get_secret_value()) if self.llm_api_key else None
+        if problem:
+            raise ValueError(f"RAGTASKS_LLM_API_KEY {problem} (RAGTASKS_ENVIRONMENT=production)")
         problem = broker_credentials_problem(self.broker_url)
         if problem:
             raise ValueError(f"RAGTASKS_BROKER_URL {problem} when RAGTASKS_ENVIRONMENT=production")
+        for name in ("broker_url", "mongodb_url", "result_backend", "redis_url"):
+            url = getattr(self, name)
+            problem = url_password_problem(url) if url else None
+            if problem:
+                raise ValueError(f"RAGTASKS_{name.upper()}: its {problem} (RAGTASKS_ENVIRONMENT=production)")
         # The built-in Mongo and Redis URLs are a developer's laptop: production names its own.
         for name in ("mongodb_url", "result_backend"):
             if name not in self.model_fields_set:
@@ -286,6 +425,23 @@ class Settings(BaseSettings):
         return self
 
     # Derived values -------------------------------------------------------------------------
+    @property
+    def api_key_entries(self) -> list[ApiKey]:
+        """The keys with their names and scopes (``api_keys`` holds their tokens only)."""
+        if [k.token for k in self._api_key_entries] != self.api_keys:  # replaced after validation
+            self._api_key_entries = parse_api_keys([k.get_secret_value() for k in self.api_keys])
+        return self._api_key_entries
+
+    @property
+    def docs_on(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else self.environment == "development"
+
+    @property
+    def effective_metrics_host(self) -> str:
+        if self.metrics_host:
+            return self.metrics_host
+        return "127.0.0.1" if self.environment == "development" else "0.0.0.0"
+
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or self.result_backend

@@ -1,7 +1,7 @@
 """Helpers every Celery task shares: payload validation before any work.
 
 An invalid payload (or one of a version this worker does not know) is never retried and never
-silently acked: it goes to the queue's dead-letter queue *with its reason* (see ``dlq``).
+silently acked: it goes to the queue's dead-letter queue *with its reason* (see ``consumer``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from celery import current_task
 from celery.exceptions import Ignore, Reject
 from pydantic import BaseModel, ValidationError
 
-from . import dlq
+from . import consumer
 from .contract import PAYLOAD_VERSION
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def reject(reason: str) -> NoReturn:
     """
     log.warning("rejecting task: %s", reason)
     task = current_task
-    if task is not None and task.request.id and dlq.dead_letter_current(reason):
+    if task is not None and task.request.id and consumer.dead_letter_current(reason):
         # Celery stores no result for Ignore: record the failure, so GET /v1/tasks/{id} shows it.
         task.backend.mark_as_failure(task.request.id, InvalidPayload(reason), request=task.request)
         raise Ignore(reason)

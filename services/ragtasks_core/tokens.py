@@ -22,6 +22,12 @@ def _encoding() -> _Encoding:
     return enc
 
 
+def warm_up() -> None:
+    """Load the tokenizer now (importing it takes a second or two): a worker calls this before
+    its pool forks, so no task pays for it within its time limit."""
+    _encoding()
+
+
 # Per-message overhead of the chat format (role markers), as OpenAI's cookbook counts it.
 MESSAGE_OVERHEAD_TOKENS = 4
 

@@ -1,14 +1,21 @@
-"""A real corpus nobody here wrote: the Lee news corpus shipped inside the ``gensim`` wheel.
+"""The corpora the demo, the tests and the benchmarks load.
 
-300 Australian news stories (``gensim/test/test_data/lee_background.cor``), one per line, read
-from the installed package (no download). Used by the demo, the tests and the benchmark.
+- The Lee news corpus, a real corpus nobody here wrote: 300 Australian news stories shipped inside
+  the ``gensim`` wheel (``gensim/test/test_data/lee_background.cor``), read from the installed
+  package (no download).
+- The Chinese KB written for this project (``tests/data/zh_kb``, see its README): 55 chunks from
+  five domains, 30 paraphrased questions, 10 near-duplicate pairs. It is test data, read from the
+  repository checkout; ``zh_kb_dir()`` is ``None`` where there is none (an installed image).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 
@@ -49,3 +56,31 @@ def lee_chunks(max_words: int = 120) -> list[dict[str, str]]:
         for c, text in enumerate(chunk_text(doc, max_words)):
             out.append({"chunk_id": f"lee-{d:03d}-{c}", "doc_id": f"lee-{d:03d}", "text": text})
     return out
+
+
+@dataclass(frozen=True)
+class ZhKb:
+    chunks: list[dict[str, str]]  # chunk_id, doc_id, domain, text
+    questions: list[dict[str, str]]  # question, chunk_id (the chunk that answers it)
+    near_duplicates: list[dict[str, str]]  # chunk_id, doc_id, of (the original), kind, text
+
+    @property
+    def text(self) -> dict[str, str]:
+        return {c["chunk_id"]: c["text"] for c in self.chunks}
+
+
+def zh_kb_dir() -> Path | None:
+    """``tests/data/zh_kb`` of the repository checkout this package runs from, if there is one."""
+    path = Path(__file__).resolve().parents[2] / "tests" / "data" / "zh_kb"
+    return path if (path / "chunks.jsonl").is_file() else None
+
+
+def load_zh_kb(path: Path | None = None) -> ZhKb:
+    path = path or zh_kb_dir()
+    if path is None:
+        raise FileNotFoundError("the Chinese test KB (tests/data/zh_kb) is not in this checkout")
+    return ZhKb(_jsonl(path / "chunks.jsonl"), _jsonl(path / "questions.jsonl"), _jsonl(path / "near_duplicates.jsonl"))
+
+
+def _jsonl(path: Path) -> list[Any]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

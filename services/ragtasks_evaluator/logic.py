@@ -1,4 +1,4 @@
-"""Pure recall-evaluation logic: sampling, questions, scoring, comparing reports.
+"""Pure recall-evaluation logic: sampling, scoring, comparing reports, reading retriever answers.
 
 No Celery, no Mongo, no prometheus here -- plain functions over plain data, unit-tested alone.
 """
@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-OFFLINE_QUESTION_GENERATOR = "offline-keywords-v1"
+from . import ir_metrics
 
 # --- sampling ----------------------------------------------------------------------------------
 
@@ -72,119 +71,99 @@ def score(ranks: Sequence[int | None], ks: Iterable[int]) -> dict[str, float]:
     return result
 
 
+def row_run(chunk_id: str, row: dict[str, Any] | None) -> tuple[list[str], dict[str, float]]:
+    """One row as (retrieved ids, judgements) for ``ir_metrics``: a generated question's only
+    relevant chunk is its own (grade 1); a labelled query carries its judgements (``relevant``:
+    ``[[chunk_id, grade], ...]``); ``aliases`` (``[[alias, chunk], ...]``) are retrieved ids that
+    stand for a relevant chunk (merged into it, or its keeper). No row: nothing retrieved."""
+    if row is None:
+        return [], {chunk_id: 1.0}
+    qrels = {str(c): float(g) for c, g in row.get("relevant") or [[chunk_id, 1]]}
+    aliases = {str(a): str(c) for a, c in row.get("aliases") or []}
+    return ir_metrics.canonical_run([str(c) for c in row.get("retrieved") or []], aliases), qrels
+
+
+def score_rows(chunk_ids: Sequence[str], rows: dict[str, dict[str, Any]], ks: Iterable[int]) -> dict[str, float]:
+    """Every metric of ``ir_metrics`` at every k over the sampled chunks (a missing row counts as 0),
+    rounded for the report; ``hit_rate@k`` and ``mrr@k`` equal ``score`` over the rows' ranks."""
+    runs = [row_run(c, rows.get(c)) for c in chunk_ids]
+    return {key: round(value, 6) for key, value in ir_metrics.mean_metrics(runs, ks).items()}
+
+
+# What makes two reports of one KB comparable: the same retriever (as configured), the same
+# questions (writer and model, and how many per chunk: stored, so the same text gets the same
+# question), the same sample (seed and size) and the same k. Nightly reports share all of these
+# by construction; an ad-hoc run with another seed, size, k or retriever is compared only with its like.
+COMPARABLE_FIELDS = ("retriever_config", "question_generator", "questions_per_chunk", "seed", "sample_size", "k")
+
+
+def comparison_key(evaluation: dict[str, Any]) -> str:
+    """The fields of ``COMPARABLE_FIELDS`` as one canonical string, recorded on the evaluation."""
+    return json.dumps({f: evaluation.get(f) for f in COMPARABLE_FIELDS}, sort_keys=True, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Drop:
+    """A ``hit_rate@k`` below what it is held to: the previous comparable report, the KB's
+    pinned baseline (both by ``RAGTASKS_EVAL_DROP_THRESHOLD``) or the absolute floor
+    (``RAGTASKS_EVAL_MIN_HIT_RATE``); ``against`` says which, ``previous`` is that reference value."""
+
     metric: str
     previous: float
     current: float
+    against: str = "previous"
 
     @property
     def delta(self) -> float:
         return round(self.current - self.previous, 6)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "previous": self.previous,
+            "current": self.current,
+            "delta": self.delta,
+            "against": self.against,
+        }
 
-def compare(previous: dict[str, float], current: dict[str, float], threshold: float) -> list[Drop]:
-    """The ``hit_rate@k`` values that fell by ``threshold`` or more since the previous report."""
+
+def compare(
+    previous: dict[str, float], current: dict[str, float], threshold: float, *, against: str = "previous"
+) -> list[Drop]:
+    """The ``hit_rate@k`` values that fell by ``threshold`` or more since the reference report."""
     drops = []
     for key, value in current.items():
         if not key.startswith("hit_rate@") or key not in previous:
             continue
         if previous[key] - value >= threshold - 1e-9:
-            drops.append(Drop(key, previous[key], value))
+            drops.append(Drop(key, previous[key], value, against))
     return drops
 
 
-# --- questions ---------------------------------------------------------------------------------
-
-_SENTENCE_RE = re.compile(r"(?<=[.!?。！？])\s+")
-_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not now of off on once only or other our ours out over own same she should so
-    some such than that the their theirs them then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you your yours
-    said says say mr mrs ms one two three new year years today yesterday told""".split()  # noqa: SIM905
-)
+def below_floor(current: dict[str, float], floor: float) -> list[Drop]:
+    """The ``hit_rate@k`` values under the absolute floor (0: no floor)."""
+    if floor <= 0:
+        return []
+    return [
+        Drop(key, floor, value, "floor")
+        for key, value in current.items()
+        if key.startswith("hit_rate@") and value < floor - 1e-9
+    ]
 
 
-def _content_words(sentence: str) -> list[str]:
-    return [w for w in _WORD_RE.findall(sentence) if len(w) > 2 and w.lower() not in _STOPWORDS]
-
-
-def offline_question(text: str, *, max_words: int = 8) -> str:
-    """A question the chunk answers, written without any network or model (deterministic).
-
-    It takes the sentence richest in content words and asks about its first ``max_words`` of
-    them. Cruder than an LLM's question -- it shares words with the chunk, so lexical retrievers
-    find it more easily -- which is why reports name the generator.
-    """
-    sentences = [s for s in _SENTENCE_RE.split(text.strip()) if s.strip()] or [text]
-    best = max(sentences, key=lambda s: len(set(_content_words(s))))
-    words: list[str] = []
-    for word in _content_words(best):
-        if word.lower() not in {w.lower() for w in words}:
-            words.append(word)
-        if len(words) == max_words:
-            break
-    if not words:
-        return f"What does this passage say: {text.strip()[:80]}?"
-    return "What does the text say about " + " ".join(words) + "?"
-
-
-QUESTION_SYSTEM_PROMPT = (
-    "You write evaluation questions for a retrieval system. For each numbered passage write one "
-    "natural question that the passage answers and that a user might ask without seeing it. Do not "
-    "copy long phrases from the passage. Write in the passage's language. Answer with JSON only: "
-    '{"questions": [{"id": "<passage number>", "question": "<question>"}]}'
-)
-
-
-def build_question_prompt(texts: Sequence[str], *, max_chars: int = 4000) -> list[dict[str, str]]:
-    """One chat request for several chunks; passages are numbered 1..n (ids stay out of the prompt)."""
-    body = "\n\n".join(f"Passage {i}:\n{text[:max_chars]}" for i, text in enumerate(texts, start=1))
-    return [{"role": "system", "content": QUESTION_SYSTEM_PROMPT}, {"role": "user", "content": body}]
-
-
-def parse_questions(answer: str, count: int) -> dict[int, str]:
-    """Questions by 0-based passage index from the LLM's JSON; missing or malformed ones are absent.
-
-    Accepts ``{"questions": [{"id": "1", "question": "..."}]}`` and, leniently, a bare list of
-    strings in passage order. Never raises: a bad answer just yields fewer questions.
-    """
-    try:
-        data: Any = json.loads(_strip_fences(answer))
-    except json.JSONDecodeError:
-        return {}
-    items = data.get("questions") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        return {}
-    found: dict[int, str] = {}
-    for position, item in enumerate(items):
-        index: int | None
-        question: Any
-        if isinstance(item, str):
-            index, question = position, item
-        elif isinstance(item, dict):
-            question = item.get("question")
-            try:
-                index = int(item.get("id", position + 1)) - 1
-            except (TypeError, ValueError):
-                index = None
-        else:
-            continue
-        if index is not None and 0 <= index < count and isinstance(question, str) and question.strip():
-            found.setdefault(index, question.strip()[:1000])
-    return found
-
-
-def _strip_fences(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.strip("`")
-        text = text[text.find("\n") + 1 :] if "\n" in text else text
-    return text
+def drift(
+    current: dict[str, float],
+    *,
+    previous: dict[str, float] | None,
+    baseline: dict[str, float] | None,
+    threshold: float,
+    floor: float,
+) -> list[Drop]:
+    """Every way a report falls short: against the previous report, the baseline, the floor."""
+    drops = compare(previous, current, threshold) if previous is not None else []
+    if baseline is not None:
+        drops += compare(baseline, current, threshold, against="baseline")
+    return drops + below_floor(current, floor)
 
 
 # --- retriever answers -------------------------------------------------------------------------

@@ -10,10 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
+from ragtasks_core.llm import LLMError
+from ragtasks_core.llm_policy import LLMDeferred
 from ragtasks_core.settings import Settings
+from ragtasks_core.text import tokenize
 
 from .logic import IdsFieldError, extract_ids
 from .vectors import VectorIndex
@@ -34,7 +38,10 @@ class Retriever(Protocol):
 
 
 class HttpRetriever:
-    """POST ``{"query", "top_k"}`` to the RAG service's retrieval endpoint; ids from a dotted path.
+    """POST ``{"query", "top_k", "kb_id"}`` to the RAG service's retrieval endpoint; ids from a dotted path.
+
+    The contract is ``docs/retriever.schema.json``. ``url`` may carry ``{kb_id}`` (the KB's id,
+    URL-quoted), for a service with one endpoint per knowledge base.
 
     Transient failures (connection errors, timeouts, 429 and 5xx) are retried a few times with a
     short backoff inside the call; whatever still fails becomes a ``RetrievalError``.
@@ -46,6 +53,7 @@ class HttpRetriever:
         self,
         url: str,
         *,
+        kb_id: str,
         ids_field: str,
         auth_header: str | None = None,
         timeout: float = 10.0,
@@ -57,7 +65,8 @@ class HttpRetriever:
             name, sep, value = auth_header.partition(":")
             headers = {name.strip(): value.strip()} if sep and value.strip() else {"Authorization": auth_header}
         self._client = httpx.Client(timeout=timeout, headers=headers)
-        self.url = url
+        self.kb_id = kb_id
+        self.url = url.replace("{kb_id}", quote(kb_id, safe=""))
         self.ids_field = ids_field
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
@@ -68,7 +77,7 @@ class HttpRetriever:
             if attempt:
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
             try:
-                response = self._client.post(self.url, json={"query": question, "top_k": top_k})
+                response = self._client.post(self.url, json=request_body(question, top_k, self.kb_id))
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
@@ -88,7 +97,12 @@ class HttpRetriever:
 
 
 class Bm25Retriever:
-    """BM25 (``bm25s``) over a KB's chunks, built in memory in the worker process."""
+    """BM25 (``bm25s``) over a KB's chunks, built in memory in the worker process.
+
+    Chunks and questions are split by the core analyzer (``ragtasks_core.text``), so Chinese is
+    segmented into words rather than kept as one token per clause, and bm25s is given the token
+    lists as they are (its own tokenizer is English-only: a word regex and English stopwords).
+    """
 
     name = "bm25"
 
@@ -97,20 +111,18 @@ class Bm25Retriever:
 
         self._ids = list(chunk_ids)
         self._model = bm25s.BM25()
-        if self._ids:
-            tokens = bm25s.tokenize(list(texts), stopwords="en", show_progress=False)
-            self._model.index(tokens, show_progress=False)
+        self._vocab: frozenset[str] = frozenset()
+        corpus = [tokenize(t) for t in texts]
+        if any(corpus):  # a KB of punctuation or stopwords only has nothing to find (bm25s would fail)
+            self._model.index(corpus, show_progress=False)
+            self._vocab = frozenset(self._model.vocab_dict) - {""}
 
     def search(self, question: str, top_k: int) -> list[str]:
-        import bm25s
-
-        if not self._ids:
-            return []
-        tokens = bm25s.tokenize([question], stopwords="en", show_progress=False)
-        if not tokens.ids or not tokens.ids[0]:
+        tokens = [t for t in tokenize(question) if t in self._vocab]
+        if not tokens:  # nothing the KB contains (or only stopwords): a miss, not an error
             return []
         k = min(top_k, len(self._ids))
-        docs, scores = self._model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        docs, scores = self._model.retrieve([tokens], k=k, show_progress=False, n_threads=1)
         return [self._ids[int(d)] for d, s in zip(docs[0], scores[0], strict=True) if float(s) > 0]
 
 
@@ -126,18 +138,31 @@ class VectorRetriever:
     def search(self, question: str, top_k: int) -> list[str]:
         try:
             return self.index.search(self.kb_id, question, top_k)
+        except (LLMError, LLMDeferred):
+            raise  # the embeddings endpoint: the LLM policy's backoff and give-up, as for chat
         except Exception as exc:  # a broken index is a failed retrieval, recorded on the row
             raise RetrievalError(f"vector search failed: {exc}") from exc
 
 
-def http_retriever(settings: Settings) -> HttpRetriever:
-    problem = settings.retriever_problem()
-    if problem is not None or not settings.retriever_url:
-        raise RetrieverConfigError(problem or "no retriever URL")
+def request_body(question: str, top_k: int, kb_id: str) -> dict[str, object]:
+    """What the http retriever posts (``docs/retriever.schema.json``, ``$defs.request``)."""
+    return {"query": question, "top_k": top_k, "kb_id": kb_id}
+
+
+def http_retriever(settings: Settings, kb_id: str = "", config: dict[str, object] | None = None) -> HttpRetriever:
+    """The http retriever for one KB: ``config`` (a resolved ``RetrieverSpec``) over the settings."""
+    config = config or {}
+    url = str(config.get("url") or settings.retriever_url or "")
+    if not url:
+        raise RetrieverConfigError(
+            settings.retriever_problem()
+            or "the http retriever needs a url: the KB's or evaluation's retriever has none, nor RAGTASKS_RETRIEVER_URL"
+        )
     header = settings.retriever_auth_header.get_secret_value() if settings.retriever_auth_header else None
     return HttpRetriever(
-        settings.retriever_url,
-        ids_field=settings.retriever_ids_field,
+        url,
+        kb_id=kb_id,
+        ids_field=str(config.get("ids_field") or settings.retriever_ids_field),
         auth_header=header,
         timeout=settings.retriever_timeout_seconds,
         max_attempts=settings.retriever_max_attempts,

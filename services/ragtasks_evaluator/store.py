@@ -18,17 +18,22 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
 
-from ragtasks_core.contract.evaluator import EVALUATION_ROWS, EVALUATIONS, KB_CHUNKS, KBS
+from ragtasks_core import documents
+from ragtasks_core.documents import chunks as chunk_docs
+from ragtasks_core.documents import evaluations, kbs, merges, queries
+from ragtasks_core.documents.evaluations import DONE, FAILED
 
-DONE = "done"
-FAILED = "failed"
+# The collections (names, indexes, shapes) are ``ragtasks_core.documents``'s.
+KBS = kbs.COLLECTION
+KB_CHUNKS = chunk_docs.COLLECTION
+KB_QUERIES = queries.COLLECTION
+KB_MERGES = merges.COLLECTION
+EVALUATIONS = evaluations.COLLECTION
+EVALUATION_ROWS = evaluations.ROWS
 
-
-def ensure_indexes(db: Database) -> None:
-    db[KB_CHUNKS].create_index([("kb_id", ASCENDING), ("chunk_id", ASCENDING)], unique=True)
-    db[EVALUATIONS].create_index([("kb_id", ASCENDING), ("created_at", DESCENDING)])
-    db[EVALUATIONS].create_index([("kb_id", ASCENDING), ("status", ASCENDING), ("finished_at", DESCENDING)])
-    db[EVALUATION_ROWS].create_index([("evaluation_id", ASCENDING), ("chunk_id", ASCENDING)], unique=True)
+# Every index is declared once, in ``ragtasks_core.documents``; the evaluator's tasks create them
+# once per process (``Runtime.set_up_once``) through this name.
+ensure_indexes = documents.ensure_indexes
 
 
 def now() -> datetime:
@@ -45,6 +50,13 @@ def kb_ids(db: Database) -> list[str]:
 def kb_version(db: Database, kb_id: str) -> int | None:
     doc = db[KBS].find_one({"_id": kb_id}, {"version": 1})
     return None if doc is None else int(doc.get("version") or 0)
+
+
+def kb_retriever(db: Database, kb_id: str) -> dict[str, Any] | None:
+    """The KB's own retriever spec (``PUT /v1/kbs/{kb_id}``), or None: the settings' retriever."""
+    doc = db[KBS].find_one({"_id": kb_id}, {"retriever": 1})
+    spec = (doc or {}).get("retriever")
+    return spec if isinstance(spec, dict) else None
 
 
 def bump_kb_version(db: Database, kb_id: str) -> None:
@@ -69,18 +81,41 @@ def chunks(
     return list(db[KB_CHUNKS].find(query, fields).sort("chunk_id", ASCENDING))
 
 
+def labelled_query_ids(db: Database, kb_id: str) -> list[str]:
+    """The ids of the KB's labelled queries (``POST /v1/kbs/{kb_id}/queries``, ``ragtasks eval import``)."""
+    return sorted(d["query_id"] for d in db[KB_QUERIES].find({"kb_id": kb_id}, {"query_id": 1, "_id": 0}))
+
+
+def labelled_queries(db: Database, kb_id: str, query_ids: Sequence[str]) -> list[dict[str, Any]]:
+    query = {"kb_id": kb_id, "query_id": {"$in": list(query_ids)}}
+    return list(db[KB_QUERIES].find(query, {"_id": 0, "query_id": 1, "query": 1, "relevant": 1}))
+
+
 def apply_merges(db: Database, kb_id: str, current: list[dict[str, Any]], groups: dict[str, list[str]]) -> int:
     """Set ``merged_into`` / ``merged_ids`` to match ``groups``; write only what differs. Text is kept."""
     into = {merged: keeper for keeper, ids in groups.items() for merged in ids}
-    ops = []
+    ops, events = [], []
+    version = kb_version(db, kb_id) or 0
     for doc in current:
         want_into = into.get(doc["chunk_id"])
         want_ids = groups.get(doc["chunk_id"], [])
         if doc.get("merged_into") != want_into or list(doc.get("merged_ids") or []) != want_ids:
             ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"merged_into": want_into, "merged_ids": want_ids}}))
+        if doc.get("merged_into") != want_into:
+            events.append(_merge_event(kb_id, doc["chunk_id"], doc.get("merged_into"), want_into, version))
+    if events:  # logged first, with ids a re-run after a failed write reproduces (no duplicates)
+        db[KB_MERGES].bulk_write(
+            [UpdateOne({"_id": e["_id"]}, {"$setOnInsert": e}, upsert=True) for e in events], ordered=False
+        )
     if ops:
         db[KB_CHUNKS].bulk_write(ops, ordered=False)
     return len(ops)
+
+
+def _merge_event(kb_id: str, chunk_id: str, before: str | None, after: str | None, version: int) -> dict[str, Any]:
+    """One line of ``kb_merges`` (``GET /v1/kbs/{kb_id}/merges``): ``chunk_id`` now stands for
+    itself (``merged_into`` None: unmerged) or for its keeper, since ``at``."""
+    return merges.new_event(kb_id, chunk_id, before, after, version, now())
 
 
 def record_maintenance(db: Database, kb_id: str, report: dict[str, Any]) -> None:
@@ -134,19 +169,32 @@ def mark_batch_done(db: Database, evaluation_id: str, batch: int) -> dict[str, A
 
 def previous_report(db: Database, evaluation: dict[str, Any], before: datetime) -> dict[str, Any] | None:
     """The latest finished report comparable with ``evaluation``: same KB, same retriever, same
-    question writer. An ad-hoc run against another retriever, or with offline instead of LLM
-    questions, measures something else; comparing with it would raise a false recall drop."""
+    question writer, and the same ``comparison_key`` (``logic.COMPARABLE_FIELDS``: retriever
+    config, questions, seed, size, k). An ad-hoc run against another retriever, or with offline
+    instead of LLM questions, measures something else; comparing with it would raise a false
+    recall drop."""
     return db[EVALUATIONS].find_one(
         {
             "kb_id": evaluation["kb_id"],
             "retriever": evaluation.get("retriever"),
             "question_generator": evaluation.get("question_generator"),
+            "comparison_key": evaluation.get("comparison_key"),
             "status": DONE,
             "_id": {"$ne": evaluation["_id"]},
             "finished_at": {"$lte": before},
         },
         sort=[("finished_at", DESCENDING)],
     )
+
+
+def baseline_report(db: Database, evaluation: dict[str, Any]) -> dict[str, Any] | None:
+    """The KB's pinned baseline (``POST /v1/evaluations/{id}/baseline`` sets ``kbs.baseline``),
+    if it is a finished report comparable with ``evaluation`` (same ``comparison_key``)."""
+    kb = db[KBS].find_one({"_id": evaluation["kb_id"]}, {"baseline": 1}) or {}
+    pinned = (kb.get("baseline") or {}).get("evaluation_id")
+    if not pinned or pinned == evaluation["_id"]:
+        return None
+    return db[EVALUATIONS].find_one({"_id": pinned, "status": DONE, "comparison_key": evaluation.get("comparison_key")})
 
 
 def finish(db: Database, evaluation_id: str, fields: dict[str, Any]) -> bool:

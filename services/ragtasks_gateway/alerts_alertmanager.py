@@ -3,6 +3,10 @@
 Alertmanager's own ``wechat_configs`` talks to the WeCom *app* API, not group robots; pointing a
 ``webhook_configs`` receiver at ``POST /v1/alerts/alertmanager`` brings Prometheus rules to the
 robot through our grouping, rate limit and dead letters.
+
+Alertmanager resends a whole batch when it is refused, so one bad alert must not block the
+others: :func:`convert` applies ``safe_json``'s rule and the models alert by alert, and reports
+the ones it skips (index, fingerprint, reason) instead of failing the batch.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ragtasks_core.contract import safe_json
 from ragtasks_core.contract.alerter import (
     MAX_BODY_CHARS,
     MAX_LABEL_KEY_CHARS,
@@ -49,6 +54,18 @@ class AlertmanagerPayload(BaseModel):
     alerts: list[AmAlert] = Field(min_length=1, max_length=MAX_ALERTS)
 
 
+class AlertmanagerBatch(AlertmanagerPayload):
+    """What the endpoint takes: the alerts raw, each validated on its own by :func:`convert`."""
+
+    alerts: list[Any] = Field(min_length=1, max_length=MAX_ALERTS)
+
+
+class Skipped(BaseModel):
+    index: int
+    fingerprint: str | None = None
+    reason: str
+
+
 def _real(ts: datetime | None) -> datetime | None:
     # Alertmanager sends Go's zero time (0001-01-01) for "not set".
     return ts if ts is not None and ts.year > 1 else None
@@ -81,3 +98,30 @@ def to_alert(alert: AmAlert) -> RaiseAlert:
         # A firing alert's endsAt is only Prometheus's refresh horizon: resolution comes explicitly.
         ends_at=_real(alert.endsAt) if alert.status == "resolved" else None,
     )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        # Never the input itself: it is what could not be validated (and may not even encode).
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(alert)'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def _fingerprint_of(raw: Any) -> str | None:
+    value = raw.get("fingerprint") if isinstance(raw, dict) else None
+    if isinstance(value, str) and safe_json.string_problem(value) is None:
+        return value[:256]
+    return None
+
+
+def convert(alerts: list[Any]) -> tuple[list[RaiseAlert], list[Skipped]]:
+    """The batch's valid alerts as ``RaiseAlert`` and the skipped ones with the reason."""
+    good: list[RaiseAlert] = []
+    skipped: list[Skipped] = []
+    for index, raw in enumerate(alerts):
+        try:
+            safe_json.check(raw, path=f"alerts[{index}]")
+            good.append(to_alert(AmAlert.model_validate(raw)))
+        except (ValueError, ValidationError) as exc:
+            skipped.append(Skipped(index=index, fingerprint=_fingerprint_of(raw), reason=_reason(exc)))
+    return good, skipped

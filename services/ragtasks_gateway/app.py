@@ -10,19 +10,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.exception_handlers import request_validation_exception_handler
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
-from ragtasks_core import metrics, mongo
+from ragtasks_core import documents, metrics, mongo, tokens
+from ragtasks_core.api_keys import ANONYMOUS
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
 from ragtasks_core.queue_metrics import QueueCollector
 from ragtasks_core.settings import Settings
 
-from .deps import auth_problem
+from .body_guard import BodyGuard
+from .deps import CALLER
 from .publisher import Publisher
+from .readiness import Readiness
 from .routes import ROUTERS
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = mongo.async_client(settings)
         app.state.db = client[settings.mongodb_db]
+        app.state.readiness = Readiness(settings, app.state.db)
+        # Loading the tokenizer's ranks takes seconds of GIL-holding CPU: before serving, not
+        # in the middle of the first append.
+        await asyncio.to_thread(tokens.count_tokens, "warm-up")
         try:
             # Bounded: with Mongo down, start anyway (``/healthz`` answers, ``/readyz`` says 503)
             # instead of blocking start-up for the driver's 30 s server-selection timeout.
-            await asyncio.wait_for(mongo.ensure_indexes_async(app.state.db), INDEX_TIMEOUT_SECONDS)
+            await asyncio.wait_for(documents.ensure_indexes_async(app.state.db), INDEX_TIMEOUT_SECONDS)
         except Exception as exc:  # noqa: BLE001 - start anyway; /readyz reports Mongo
             log.warning("could not ensure indexes at start-up: %r", exc)
         try:
@@ -50,9 +55,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # would wait out server selection, and the pod would overrun its grace period.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.close(), SHUTDOWN_TIMEOUT_SECONDS)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(app.state.readiness.close(), SHUTDOWN_TIMEOUT_SECONDS)
             app.state.celery.close()
 
-    app = FastAPI(title="ragtasks gateway", version="0.1.0", lifespan=lifespan)
+    # RAGTASKS_DOCS_ENABLED (off by default in production): /docs, /redoc and /openapi.json.
+    docs = settings.docs_on
+    app = FastAPI(
+        title="ragtasks gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.celery = create_celery(settings)
     app.state.publisher = Publisher(app.state.celery, timeout=settings.publish_timeout_seconds)
@@ -63,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.queue_registry.register(QueueCollector(settings))
     for router in ROUTERS:
         app.include_router(router)
+    # Auth, size and read timeout before any body is read. Added first, so it sits inside the
+    # observing middleware below and its 401/408/413 answers are counted too.
+    app.add_middleware(BodyGuard, settings=settings)
     _install_middleware(app)
     return app
 
@@ -79,18 +98,17 @@ def _install_middleware(app: FastAPI) -> None:
         finally:
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
-            metrics.HTTP_REQUESTS.labels(request.method, path, str(status_code)).inc()
+            caller = request.scope.get("state", {}).get(CALLER, ANONYMOUS)  # a key's name, never its token
+            metrics.HTTP_REQUESTS.labels(request.method, path, str(status_code), caller).inc()
+            log.info(
+                "%s %s %s caller=%s",
+                request.method,
+                path,
+                status_code,
+                caller,
+                extra={"method": request.method, "route": path, "status": status_code, "caller": caller},
+            )
             metrics.HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        # FastAPI parses the body before dependencies run: without this an unauthenticated caller
-        # would learn about the body's shape (422) before being told to authenticate (401).
-        if request.url.path.startswith("/v1/"):
-            problem = auth_problem(request.app.state.settings, request.headers.get("authorization"))
-            if problem:
-                return JSONResponse({"detail": problem}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        return await request_validation_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:

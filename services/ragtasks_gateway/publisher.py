@@ -10,6 +10,7 @@ once the broker is back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from celery import Celery
@@ -56,6 +57,25 @@ class Publisher:
         # kombu is blocking (and waits for the publisher confirm): keep it off the event loop.
         return await run_in_threadpool(self.publish_sync, task, payload, task_id=task_id)
 
+    async def publish_after_write(
+        self,
+        task: TaskName,
+        payload: BaseModel,
+        *,
+        task_id: str,
+        mark: Callable[[], Awaitable[object]] | None = None,
+        failed: Callable[[Exception], Awaitable[object]] | None = None,
+    ) -> bool:
+        """Publish what is already written to Mongo, then ``mark()`` it published: True. On a
+        broker failure (:class:`PublishError`) ``failed(exc)`` is called and False returned: the
+        written state stands for a sweep (:func:`ragtasks_core.outbox.publish_after_write_async`)."""
+        return await outbox.publish_after_write_async(
+            lambda: self.publish(task, payload, task_id=task_id),
+            mark or _nothing,
+            failed=failed or _ignore,
+            errors=(PublishError,),
+        )
+
     async def publish_reliably(
         self, task: TaskName, payload: BaseModel, *, task_id: str | None = None, db: AsyncDatabase
     ) -> tuple[str, bool]:
@@ -64,14 +84,23 @@ class Publisher:
         Never raises for a broker failure: the record stands and the outbox sweep publishes it
         (same task id) when the broker is back. Raises only if Mongo refuses the record.
         """
-        task_id = task_id or outbox.new_task_id()
+        record_id = task_id or outbox.new_task_id()
         kwargs: dict[str, Any] = payload.model_dump(mode="json")
-        if not await outbox.record_async(db, outbox.new_record(task.value, kwargs, task_id)):
-            return task_id, False  # already recorded: its first writer or the sweep publishes it
-        try:
-            await self.publish(task, payload, task_id=task_id)
-        except PublishError as exc:
-            await outbox.mark_failed_async(db, task_id, str(exc))
-            return task_id, False
-        await outbox.mark_published_async(db, task_id)
-        return task_id, True
+        if not await outbox.record_async(db, outbox.new_record(task.value, kwargs, record_id)):
+            return record_id, False  # already recorded: its first writer or the sweep publishes it
+        published = await self.publish_after_write(
+            task,
+            payload,
+            task_id=record_id,
+            mark=lambda: outbox.mark_published_async(db, record_id),
+            failed=lambda exc: outbox.mark_failed_async(db, record_id, str(exc)),
+        )
+        return record_id, published
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _ignore(exc: Exception) -> None:
+    return None

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
 from fastapi import FastAPI
 
+from ragtasks_core import redis_client
 from ragtasks_core.alerting.labels import BoundedLabel
 from ragtasks_core.alerting.rules import EmptyRetrievalRule, retrieval_alert
 from ragtasks_core.alerting.window import RetrievalWindows, WindowCounts
@@ -36,7 +36,7 @@ def windows_for(app: FastAPI) -> RetrievalWindows:
         windows: RetrievalWindows | None = getattr(app.state, "retrieval_windows", None)
         if windows is None:
             settings: Settings = app.state.settings
-            client = redis.Redis.from_url(settings.effective_redis_url, decode_responses=True)
+            client = redis_client.sync_client(settings)
             windows = RetrievalWindows(client, settings.key_prefix, settings.empty_retrieval_window_seconds)
             app.state.retrieval_windows = windows
         return windows

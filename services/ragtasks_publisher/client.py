@@ -8,11 +8,14 @@ Guarantees of :meth:`TaskPublisher.publish` when it returns a task id:
 Connection loss is retried a bounded number of times (reconnect, re-publish the same task id;
 a duplicate is harmless because ragtasks tasks are idempotent by task id or by design).
 
-Every step has a deadline, so a publish fails (``PublishFailed``) within about
-``attempts * (2 * connect_timeout + confirm_timeout) + retry_delay * attempts * (attempts - 1) / 2``
-seconds whatever the broker does: refuse connections, accept and say nothing (connect and
-handshake deadline), block the connection (``blocked_connection_timeout``), or take a message
-and never confirm it (a timer on pika's I/O loop aborts the connection).
+The URL is read as kombu reads it (``urls.py``: ``//`` is the default vhost, ``amqps://``,
+``;``-separated failover hosts tried in order, query options). Every step has a deadline, so a
+publish fails (``PublishFailed``) within about ``attempts * (hosts * 2 * connect_timeout +
+confirm_timeout) + retry_delay * attempts * (attempts - 1) / 2`` seconds (``hosts``: entries of
+the URL; options in the URL may lengthen the connect steps) whatever the broker does: refuse
+connections, accept and say nothing (connect and handshake deadline), block the connection
+(``blocked_connection_timeout``), or take a message and never confirm it (a timer on pika's I/O
+loop aborts the connection).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorException
 from pika.exceptions import AMQPChannelError, AMQPConnectionError, NackError, UnroutableError
 
 from .message import TaskMessage, build_message, origin
+from .urls import pika_parameters
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +122,15 @@ class TaskPublisher:
             raise ValueError("attempts must be at least 1")
         if confirm_timeout <= 0:
             raise ValueError("confirm_timeout must be positive")
-        self.params = pika.URLParameters(url)
-        self.params.connection_attempts = 1  # our loop does the retrying, bounded
-        self.params.socket_timeout = connect_timeout
-        self.params.stack_timeout = 2 * connect_timeout  # TCP connect + AMQP handshake
-        self.params.blocked_connection_timeout = confirm_timeout  # a broker that says it is blocked
-        self.params.client_properties = {"connection_name": connection_name or f"ragtasks-publisher {origin()}"}
+        # One entry per host of a failover URL (``a;b``): each connect tries them in order.
+        self.params = pika_parameters(
+            url,
+            connection_attempts=1,  # our loop does the retrying, bounded
+            socket_timeout=connect_timeout,
+            stack_timeout=2 * connect_timeout,  # TCP connect + AMQP handshake
+            blocked_connection_timeout=confirm_timeout,  # a broker that says it is blocked
+            client_properties={"connection_name": connection_name or f"ragtasks-publisher {origin()}"},
+        )
         self.attempts = attempts
         self.retry_delay = retry_delay
         self.confirm_timeout = confirm_timeout
@@ -200,13 +207,21 @@ class TaskPublisher:
                 time.sleep(self.retry_delay * attempt)
         raise PublishFailed(f"could not publish task {message.task_id} after {self.attempts} attempts: {last!r}")
 
-    def publish(self, task: str, kwargs: dict[str, Any] | None = None, *, task_id: str | None = None) -> str:
+    def publish(
+        self,
+        task: str,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        task_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> str:
         """Publish ``task`` (a ragtasks task name) with keyword arguments; returns the task id.
 
         The payload is not validated here (this package has no models): a payload the worker
         refuses lands in ``<queue>.dlq`` with the reason. ``ragtasks publish`` validates first.
+        ``traceparent`` (W3C, e.g. from the caller's incoming request) puts the task in that trace.
         """
-        return self.send(build_message(task, kwargs, task_id=task_id))
+        return self.send(build_message(task, kwargs, task_id=task_id, traceparent=traceparent))
 
     # --- one-call helpers (payload fields per docs/schemas/<task>.json) -------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -20,6 +21,10 @@ QUEUES = ("summarizer", "evaluator", "alerter")
 # ragtasks' own header, read by the workers' queue-wait metric: Unix seconds as a decimal string
 # (AMQP floats are not portable: pika, for one, cannot encode them).
 PUBLISHED_AT_HEADER = "ragtasks_published_at"
+# W3C trace-context: the task's span joins the producer's trace (Celery's OpenTelemetry
+# instrumentation reads this header). Version 00, non-zero lower-case hex ids, flags.
+TRACEPARENT_HEADER = "traceparent"
+TRACEPARENT_RE = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "utf-8"
 PERSISTENT = 2
@@ -61,11 +66,15 @@ def build_message(
     expires: str | None = None,
     eta: str | None = None,
     now: float | None = None,
+    traceparent: str | None = None,
 ) -> TaskMessage:
     """Build one protocol-v2 task message (what Celery's ``send_task`` would put on the wire).
 
-    ``expires``/``eta`` are ISO-8601 strings with a UTC offset, or None.
+    ``expires``/``eta`` are ISO-8601 strings with a UTC offset, or None. ``traceparent``: a W3C
+    ``traceparent`` sent as the header of that name (ValueError if malformed), or None.
     """
+    if traceparent is not None and not TRACEPARENT_RE.match(traceparent):
+        raise ValueError(f"not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>, lower case): {traceparent!r}")
     queue = queue_of(task)
     task_id = task_id or str(uuid.uuid4())
     args = list(args or [])
@@ -92,6 +101,8 @@ def build_message(
         "stamps": {},
         PUBLISHED_AT_HEADER: f"{time.time() if now is None else now:.6f}",
     }
+    if traceparent is not None:
+        headers[TRACEPARENT_HEADER] = traceparent
     embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
     body = json.dumps([args, kwargs, embed], ensure_ascii=False, separators=(",", ":")).encode(CONTENT_ENCODING)
     return TaskMessage(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import redis
 
-from ragtasks_core import runtime
+from ragtasks_core import redis_client, runtime
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.settings import Settings
 
@@ -91,7 +91,7 @@ class BeatLock:
 
 def run_beat(settings: Settings, *, schedule_file: str | None = None, loglevel: str = "INFO") -> None:
     runtime.configure(settings)  # the scheduler's outbox and publish timeout read these settings
-    client = redis.Redis.from_url(settings.effective_redis_url, decode_responses=True)
+    client = redis_client.sync_client(settings)  # a plain URL or a Sentinel-managed master
     lock = BeatLock(client, lock_key(settings))
     lock.acquire()
     lock.keep_alive(lambda: os.kill(os.getpid(), signal.SIGTERM))

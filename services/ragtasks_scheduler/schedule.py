@@ -18,8 +18,27 @@ def nightly_schedule(settings: Settings) -> crontab | float:
     return crontab(hour=settings.eval_nightly_hour, minute=settings.eval_nightly_minute)
 
 
+# Retention runs at night (RAGTASKS_TIMEZONE), after the evaluator's 02:00 maintenance.
+RETENTION_HOUR, RETENTION_MINUTE = 3, 30
+
+
+def retention_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The nightly deletion of idle sessions, when RAGTASKS_SESSION_RETENTION_DAYS is set."""
+    if settings.session_retention_days is None:
+        return {}
+    return {
+        "summarizer-retention": {
+            "task": TaskName.DELETE_IDLE_SESSIONS.value,
+            "schedule": crontab(hour=RETENTION_HOUR, minute=RETENTION_MINUTE),
+            "kwargs": {},
+            "options": {"expires": 6 * 3600},
+        }
+    }
+
+
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
+        **retention_schedule(settings),
         # The outbox: publish summaries that were wanted while the broker was away.
         "sweep-summary-outbox": {
             "task": TaskName.SWEEP_OUTBOX.value,

@@ -8,8 +8,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from ragtasks_core.session_context import HOLE_GRACE as HOLE_GRACE
+from ragtasks_core.session_context import gap_free_count
+from ragtasks_core.text.analyzer import normalize, split_sentences, tokenize
 from ragtasks_core.tokens import count_tokens
 
 EXTRACTIVE_MODEL = "extractive-local"
@@ -24,9 +27,8 @@ class Message:
     created_at: datetime | None = None
 
 
-# A hole in the sequence older than this is a reservation whose insert failed for good (the
-# append answered 5xx), not an append in flight: folding may step over it.
-HOLE_GRACE = timedelta(minutes=2)
+# A hole in the sequence older than HOLE_GRACE is a reservation whose insert failed for good (the
+# append answered 5xx), not an append in flight: folding may step over it (ragtasks_core.session_context).
 
 
 @dataclass(frozen=True)
@@ -54,23 +56,16 @@ def plan_summary(
     ordered = sorted(after_watermark, key=lambda m: m.seq)
     fold = ordered[: max(0, len(ordered) - keep_recent)]
     if watermark is not None:
-        contiguous = 0
-        expected = watermark + 1
-        for message in fold:
-            if message.seq != expected and not _stale_hole(message, now):
-                break
-            contiguous += 1
-            expected = message.seq + 1
-        fold = fold[:contiguous]
+        fold = gap_free(fold, watermark, now)
     if not fold:
         return None
     return Plan(messages=fold, upto_seq=fold[-1].seq, tokens_covered=sum(m.tokens for m in fold))
 
 
-def _stale_hole(after_hole: Message, now: datetime | None) -> bool:
-    if now is None or after_hole.created_at is None:
-        return False
-    return now - after_hole.created_at > HOLE_GRACE
+def gap_free(ordered: list[Message], watermark: int, now: datetime | None) -> list[Message]:
+    """The run ``watermark+1, watermark+2, ...`` at the start of ``ordered`` (stepping over
+    holes older than ``HOLE_GRACE``, see :func:`plan_summary`)."""
+    return ordered[: gap_free_count([(m.seq, m.created_at) for m in ordered], watermark, now)]
 
 
 SYSTEM_PROMPT = (
@@ -81,25 +76,34 @@ SYSTEM_PROMPT = (
 )
 
 
-def build_prompt(previous_summary: str | None, messages: list[Message], *, max_words: int) -> list[dict[str, str]]:
-    transcript = "\n".join(f"[{m.seq}] {m.role}: {m.content}" for m in messages)
+def transcript_line(message: Message) -> str:
+    """One message as the prompt's transcript shows it."""
+    return f"[{message.seq}] {message.role}: {message.content}"
+
+
+def build_prompt(
+    previous_summary: str | None, messages: list[Message], *, max_words: int, instruction: str = SYSTEM_PROMPT
+) -> list[dict[str, str]]:
+    transcript = "\n".join(transcript_line(m) for m in messages)
     user = (
         f"Previous summary:\n{previous_summary or '(none)'}\n\n"
         f"New messages:\n{transcript}\n\n"
         f"Write the updated summary in at most {max_words} words."
     )
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": instruction}, {"role": "user", "content": user}]
 
 
-_SENTENCE_RE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
-_WORD_RE = re.compile(r"[\w]+", re.UNICODE)
-_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+# The summary's own lines start with the speaker ("user: ..."): not a word to score.
+_ROLE_PREFIX = re.compile(r"^(?:user|assistant|system|tool): ")
 
 
-def _terms(text: str) -> list[str]:
-    # Latin words, plus CJK characters one by one (Chinese has no spaces to split on).
-    words = [w.lower() for w in _WORD_RE.findall(text) if not _CJK_RE.search(w)]
-    return words + _CJK_RE.findall(text)
+def _sentences(text: str) -> list[str]:
+    """Sentences of a message or of the previous summary (one summary line per sentence).
+
+    Lines first (a chat message's list items, the summary's own lines), then the analyzer's
+    sentence split, which ends a Chinese sentence at 。！？； whether or not a space follows.
+    """
+    return [sentence for line in text.splitlines() for sentence in split_sentences(line)]
 
 
 def extractive_budget(previous_summary: str | None, messages: list[Message], max_tokens: int) -> int:
@@ -113,39 +117,55 @@ def extractive_summary(previous_summary: str | None, messages: list[Message], *,
 
     No network and no model: it lets the whole system run, and be tested, without an LLM.
     """
-    candidates: list[str] = []
-    if previous_summary:
-        candidates += [s.strip() for s in _SENTENCE_RE.split(previous_summary) if s.strip()]
-    for m in messages:
-        candidates += [f"{m.role}: {s.strip()}" for s in _SENTENCE_RE.split(m.content) if s.strip()]
-    # A sentence said twice (a repeated question, a re-sent message) is kept once, first place.
-    seen: set[str] = set()
-    sentences: list[str] = []
-    for sentence in candidates:
-        key = _dedupe_key(sentence)
-        if key not in seen:
-            seen.add(key)
-            sentences.append(sentence)
+    sentences = _unique_sentences(previous_summary, messages)
     if not sentences:
         return previous_summary or ""
-    freq = Counter(t for s in sentences for t in _terms(s))
+    # The analyzer's words (Chinese segmented, stopwords dropped), not the role prefix.
+    terms = [tokenize(content) for _, content in sentences]
+    freq = Counter(t for sentence_terms in terms for t in sentence_terms)
 
-    def score(sentence: str) -> float:
-        terms = _terms(sentence)
-        return sum(freq[t] for t in terms) / (len(terms) ** 0.5) if terms else 0.0
+    def score(i: int) -> float:
+        return sum(freq[t] for t in terms[i]) / (len(terms[i]) ** 0.5) if terms[i] else 0.0
 
-    ranked = sorted(range(len(sentences)), key=lambda i: score(sentences[i]), reverse=True)
+    ranked = sorted(range(len(sentences)), key=score, reverse=True)
     chosen: list[int] = []
     budget = max_tokens
     for i in ranked:
-        cost = count_tokens(sentences[i]) + 1
+        cost = count_tokens(sentences[i][0]) + 1
         if cost <= budget:
             chosen.append(i)
             budget -= cost
     if not chosen:  # one very long sentence: keep its beginning
-        return sentences[ranked[0]][: max_tokens * 2]
-    return "\n".join(sentences[i] for i in sorted(chosen))
+        return _truncate(sentences[ranked[0]][0], max_tokens)
+    return "\n".join(sentences[i][0] for i in sorted(chosen))
+
+
+def _unique_sentences(previous_summary: str | None, messages: list[Message]) -> list[tuple[str, str]]:
+    """(summary line, its content) of every sentence; one said twice is kept once, first place."""
+    candidates = [(s, _ROLE_PREFIX.sub("", s)) for s in _sentences(previous_summary or "")]
+    candidates += [(f"{m.role}: {s}", s) for m in messages for s in _sentences(m.content)]
+    seen: set[str] = set()
+    sentences: list[tuple[str, str]] = []
+    for line, content in candidates:
+        key = _dedupe_key(line)
+        if key not in seen:
+            seen.add(key)
+            sentences.append((line, content))
+    return sentences
 
 
 def _dedupe_key(sentence: str) -> str:
-    return " ".join(sentence.casefold().split())
+    # normalize(): case, whitespace and full-width forms ("ＯＫ！" is "ok!") do not make a new sentence.
+    return normalize(sentence)
+
+
+def _truncate(text: str, max_tokens: int) -> str:
+    """The longest prefix of ``text`` within ``max_tokens`` (a Chinese character is ~1 token, not 1/4)."""
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count_tokens(text[:mid]) <= max_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]

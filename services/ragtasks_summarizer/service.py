@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from pymongo.database import Database
 
+from ragtasks_core.documents import summaries
+
 from . import store
 from .logic import EXTRACTIVE_MODEL, Message, build_prompt, extractive_budget, extractive_summary, plan_summary
 
@@ -48,14 +50,9 @@ def summarize(db: Database, session_id: str, *, writer: Writer, keep_recent: int
         text, model = writer(state.summary, plan.messages)
         recorded = store.record_summary(
             db,
-            {
-                "session_id": session_id,
-                "from_seq": state.upto_seq,
-                "upto_seq": plan.upto_seq,
-                "summary": text,
-                "model": model,
-                "tokens_covered": plan.tokens_covered,
-            },
+            summaries.new_summary(
+                session_id, state.upto_seq, plan.upto_seq, summary=text, model=model, tokens_covered=plan.tokens_covered
+            ),
         )
     committed = store.commit(
         db,

@@ -12,24 +12,27 @@ Each run publishes, with the task id already recorded (so a duplicate is harmles
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast, get_args
 
 from celery import Task, shared_task
 from pymongo.database import Database
 
-from ragtasks_core import outbox
+from ragtasks_core import outbox, tracing
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Payload
 from ragtasks_core.contract.summarizer import SummarizeSession, SummaryReason
-from ragtasks_core.mongo import NO_PENDING_SUMMARY, SESSIONS
+from ragtasks_core.documents import sessions
 from ragtasks_core.runtime import get_runtime
 from ragtasks_core.settings import Settings
 from ragtasks_core.tasks import parse_payload
 
+from . import store
+
 log = logging.getLogger(__name__)
+SESSIONS = sessions.COLLECTION
 
 # (task name, kwargs, task id, extra send options) -> None; raises when the broker refuses.
 Send = Callable[[str, dict[str, Any], str, dict[str, Any]], None]
@@ -41,20 +44,26 @@ def _summarize(send: Send, session_id: str, task_id: str, reason: object) -> Non
     send(TaskName.SUMMARIZE_SESSION.value, kwargs, task_id, {})
 
 
-def _mark_published(db: Database, session_id: str, task_id: str, now: datetime) -> None:
-    db[SESSIONS].update_one(
-        {"_id": session_id, "summary_pending.task_id": task_id},
-        {"$set": {"summary_pending.published": True, "summary_pending.published_at": now}},
-    )
+def _publish_pending(
+    db: Database, send: Send, session_id: str, task_id: str, reason: object, now: datetime, traceparent: str | None
+) -> None:
+    """Publish the session's pending summary, then mark it published; raises when the broker refuses.
+
+    The publish joins the trace of whoever claimed the summary (``traceparent``, stored with it).
+    """
+    with tracing.remote_parent(traceparent):
+        outbox.publish_after_write(
+            lambda: _summarize(send, session_id, task_id, reason),
+            lambda: store.mark_published(db, session_id, task_id, now),
+        )
 
 
-def _claim(db: Database, session_id: str, now: datetime) -> str | None:
-    task_id = str(uuid.uuid4())
-    pending = {"task_id": task_id, "reason": "sweep", "requested_at": now, "published": False}
-    result = db[SESSIONS].update_one(
-        {"_id": session_id, "summary_pending": None}, {"$set": {"summary_pending": pending}}
-    )
-    return task_id if result.modified_count else None
+def _claimable(doc: dict[str, Any], settings: Settings, stale: datetime) -> bool:
+    """A session past the threshold is claimed here only if a summary would fold something, and
+    not right after one that failed for good."""
+    foldable = int(doc.get("last_seq") or 0) - int(doc.get("summary_upto_seq") or 0)
+    failed_at = (doc.get("summary_error") or {}).get("at")
+    return foldable > settings.summary_keep_recent_messages and (failed_at is None or failed_at <= stale)
 
 
 def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime) -> dict[str, int]:
@@ -62,39 +71,23 @@ def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime)
     stale = now - timedelta(seconds=settings.outbox_stale_pending_seconds)
     limit = settings.outbox_batch_size
     counts = {"unpublished": 0, "stale": 0, "claimed": 0}
-    wanted = db[SESSIONS].find(
-        {"summary_pending.published": False, "summary_pending.requested_at": {"$lt": grace}}, limit=limit
-    )
-    for doc in wanted:
-        pending = doc["summary_pending"]
-        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason"))
-        _mark_published(db, doc["_id"], pending["task_id"], now)
-        counts["unpublished"] += 1
-    for doc in db[SESSIONS].find(
-        {"summary_pending.published": True, "summary_pending.published_at": {"$lt": stale}}, limit=limit
+    for count, query in (
+        ("unpublished", sessions.unpublished_since(grace)),
+        ("stale", sessions.published_before(stale)),
     ):
-        pending = doc["summary_pending"]
-        _summarize(send, doc["_id"], pending["task_id"], pending.get("reason"))
-        _mark_published(db, doc["_id"], pending["task_id"], now)
-        counts["stale"] += 1
-    missed = db[SESSIONS].find(
-        {
-            **NO_PENDING_SUMMARY,  # the partial index's own filter: the index serves this query
-            "tokens_since_summary": {"$gte": settings.summary_trigger_tokens},
-            "updated_at": {"$lt": grace},
-        },
-        limit=limit,
-    )
-    for doc in missed:
-        # Only if a summary would fold something, and not right after one that failed for good.
-        foldable = int(doc.get("last_seq") or 0) - int(doc.get("summary_upto_seq") or 0)
-        failed_at = (doc.get("summary_error") or {}).get("at")
-        if foldable <= settings.summary_keep_recent_messages or (failed_at is not None and failed_at > stale):
+        for doc in db[SESSIONS].find(query, limit=limit):
+            pending = doc["summary_pending"]
+            reason, traceparent = pending.get("reason"), pending.get("traceparent")
+            _publish_pending(db, send, doc["_id"], pending["task_id"], reason, now, traceparent)
+            counts[count] += 1
+    # The threshold rule as a query is the partial index's own filter: the index serves it.
+    missed = {**sessions.past_threshold_filter(settings.summary_trigger_tokens), "updated_at": {"$lt": grace}}
+    for doc in db[SESSIONS].find(missed, limit=limit):
+        if not _claimable(doc, settings, stale):
             continue
-        task_id = _claim(db, doc["_id"], now)
+        task_id = store.claim_pending(db, doc["_id"], reason="sweep", now=now)
         if task_id is not None:
-            _summarize(send, doc["_id"], task_id, "sweep")
-            _mark_published(db, doc["_id"], task_id, now)
+            _publish_pending(db, send, doc["_id"], task_id, "sweep", now, None)
             counts["claimed"] += 1
     return counts
 
@@ -108,8 +101,12 @@ def sweep_outbox_records(db: Database, settings: Settings, send: Send, now: date
             outbox.mark_expired(db, doc["_id"])
             counts["expired"] += 1
             continue
-        send(doc["task"], doc["kwargs"], doc["_id"], {} if left is None else {"expires": left})
-        outbox.mark_published(db, doc["_id"])
+        options = {} if left is None else {"expires": left}
+        with tracing.remote_parent(doc.get("traceparent")):  # the writer's trace
+            outbox.publish_after_write(
+                partial(send, doc["task"], doc["kwargs"], doc["_id"], options),
+                partial(outbox.mark_published, db, doc["_id"]),
+            )
         counts["outbox"] += 1
     return counts
 

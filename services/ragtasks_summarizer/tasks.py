@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from ragtasks_core import metrics, mongo
+from ragtasks_core import documents, metrics, outbox, tokens
 from ragtasks_core.contract import TaskName
-from ragtasks_core.contract.summarizer import Ping, SummarizeSession
+from ragtasks_core.contract.common import Payload
+from ragtasks_core.contract.summarizer import Ping, SummarizeSession, SummaryReason
 from ragtasks_core.llm import PermanentLLMError, TransientLLMError
 from ragtasks_core.llm_policy import (
     LLMDeferred,
@@ -23,9 +26,13 @@ from ragtasks_core.llm_policy import (
 from ragtasks_core.runtime import Runtime, get_runtime
 from ragtasks_core.tasks import parse_payload
 
-from . import service, store
+from . import fold_loop, next_summary, retention, store, wiring
 
 log = logging.getLogger(__name__)
+
+# Every fold step counts tokens: the worker imports this module before its pool forks, so the
+# children share a loaded tokenizer instead of each spending its first task's seconds on it.
+tokens.warm_up()
 
 
 class SummaryTimedOut(SoftTimeLimitExceeded):
@@ -41,30 +48,26 @@ def _rt() -> Runtime:
     The unique (session, from_seq, upto_seq) index on summaries is what makes a racing or
     redelivered task harmless, so the worker creates it itself rather than trusting the gateway.
     """
-    return get_runtime().set_up_once("summarizer-indexes", mongo.ensure_indexes)
+    return get_runtime().set_up_once("summarizer-indexes", documents.ensure_indexes)
 
 
-def _writer(rt: Runtime) -> service.Writer:
+def _writer(rt: Runtime) -> fold_loop.StepWriter:
     max_tokens = rt.settings.summary_max_tokens
     if rt.llm is None:
-        return service.extractive_writer(max_tokens)
-    chat = limited_chat(rt)
-
-    def ask(messages: list[dict[str, str]], limit: int) -> tuple[str, str]:
-        completion = chat(messages, limit)
-        return completion.text, completion.model
-
-    return service.llm_writer(ask, max_tokens)
+        return wiring.extractive_step_writer(max_tokens)
+    return wiring.llm_step_writer(limited_chat(rt), max_tokens)
 
 
 @shared_task(bind=True, name=TaskName.SUMMARIZE_SESSION.value, max_retries=None)
 def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
-    """Write the rolling summary of one session.
+    """Write the rolling summary of one session, fold step by fold step (``fold_loop``).
 
-    Idempotent: the watermark moves only by compare-and-set and each (from, to) range is
-    summarized once, so a redelivery (acks_late, worker killed) or a racing duplicate is
-    harmless. A failed LLM call changes nothing; the session's pending slot is released when
-    the task ends either way.
+    Idempotent: the watermark moves only by compare-and-set after each step and each (from, to)
+    range is summarized once, so a redelivery (acks_late, worker killed) or a racing duplicate
+    is harmless and resumes from the last commit. A failed LLM call changes nothing; the
+    session's pending slot is released when the task ends either way. A task that ends with
+    work left (past its step deadline, or new messages past the threshold) claims and publishes
+    the session's next summary itself (``next_summary``).
 
     Past the soft time limit (``RAGTASKS_TASK_SOFT_TIME_LIMIT_SECONDS``, e.g. an LLM that hangs
     below its own timeout) the task fails for good: the error is recorded on the session and the
@@ -75,10 +78,9 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
     payload = parse_payload(SummarizeSession, kwargs)
     rt = _rt()
     task_id = self.request.id
+    config = wiring.fold_config(rt.settings, started=time.monotonic())
     try:
-        outcome = service.summarize(
-            rt.db, payload.session_id, writer=_writer(rt), keep_recent=rt.settings.summary_keep_recent_messages
-        )
+        outcome = fold_loop.fold_session(rt.db, payload.session_id, write=_writer(rt), config=config)
     except LLMDeferred as exc:
         raise self.retry(countdown=broker_countdown(exc.delay), exc=exc) from exc
     except TransientLLMError as exc:
@@ -99,7 +101,19 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
     store.clear_pending(rt.db, payload.session_id, task_id)
     forget_failures(rt, task_id)
     metrics.SUMMARIES.labels(outcome.model or "none", outcome.status).inc()
+    if outcome.steps:
+        metrics.SUMMARY_FOLD_STEPS.labels(outcome.model or "none").inc(outcome.steps)
+    if outcome.status != "no_session":
+        next_summary.claim_next(rt.db, payload.session_id, config.policy, _publisher(self), more=outcome.more)
     return outcome.as_result()
+
+
+def _publisher(task: Task) -> next_summary.Publish:
+    def publish(session_id: str, task_id: str, reason: SummaryReason) -> None:
+        kwargs = SummarizeSession(session_id=session_id, reason=reason).model_dump(mode="json")
+        outbox.send(task.app, TaskName.SUMMARIZE_SESSION.value, kwargs, task_id)
+
+    return publish
 
 
 def _give_up(rt: Runtime, session_id: str, task_id: str, reason: str) -> None:
@@ -108,11 +122,33 @@ def _give_up(rt: Runtime, session_id: str, task_id: str, reason: str) -> None:
     metrics.SUMMARIES.labels(rt.settings.llm_model, "failed").inc()
 
 
+@shared_task(name=TaskName.DELETE_IDLE_SESSIONS.value)
+def delete_idle_sessions(**kwargs: Any) -> dict[str, int]:
+    """Delete sessions idle longer than ``RAGTASKS_SESSION_RETENTION_DAYS`` (beat, nightly).
+
+    Idempotent: each deletion is, and a run cut short leaves the rest for the next night. Unset
+    retention keeps everything (the run deletes nothing).
+    """
+    parse_payload(Payload, kwargs)
+    rt = _rt()
+    days = rt.settings.session_retention_days
+    deleted = 0
+    if days is not None:
+        stop_at = time.monotonic() + rt.settings.task_soft_time_limit_seconds / 2
+        batch = rt.settings.outbox_batch_size
+        while time.monotonic() < stop_at:
+            count = retention.delete_idle(rt.db, days=days, now=datetime.now(UTC), batch=batch)
+            metrics.SESSIONS_DELETED.labels("retention").inc(count)
+            deleted += count
+            if count < batch:
+                break
+    if deleted:
+        log.info("retention: deleted %d sessions idle for more than %s days", deleted, days)
+    return {"deleted": deleted}
+
+
 @shared_task(name=TaskName.SUMMARIZER_PING.value)
 def ping(**kwargs: Any) -> str:
     """No-op round trip (idempotent)."""
     parse_payload(Ping, kwargs)
     return "pong"
-
-
-from . import sweep  # noqa: E402, F401 -- registers ragtasks.summarizer.sweep_outbox

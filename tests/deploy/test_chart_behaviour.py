@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ragtasks_core.cli import build_parser, celery_worker_argv
+from ragtasks_cli.main import build_parser
+from ragtasks_cli.worker import celery_worker_argv
 from ragtasks_core.settings import Settings
 from tests.deploy.chart import (
+    CHART,
     FULLNAME,
     SCENARIOS,
     WORKERS,
@@ -23,7 +25,7 @@ from tests.deploy.chart import (
     worker_deployment,
 )
 
-CI = Path(__file__).resolve().parents[2] / "charts" / "ragtasks" / "ci"
+CI = CHART / "ci"
 EVERYTHING_ON = (
     "networkPolicy.enabled=true",
     "metrics.podMonitor.enabled=true",
@@ -279,7 +281,7 @@ def test_beat_is_a_singleton(scenario: Path | None) -> None:
 
 def test_beat_replicas_cannot_be_set() -> None:
     # The schema refuses the key (test_chart_lint); even past the schema nothing reads it.
-    template = (Path(__file__).resolve().parents[2] / "charts/ragtasks/templates/beat.yaml").read_text()
+    template = (CHART / "templates" / "beat" / "deployment.yaml").read_text()
     assert "replicas: 1\n" in template and ".Values.beat.replicas" not in template
 
 

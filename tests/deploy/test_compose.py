@@ -68,7 +68,7 @@ def test_prometheus_alerts_go_through_alertmanager_to_the_gateway() -> None:
     config_flag = next(a for a in alertmanager["command"] if a.startswith("--config.file="))
     mount = f"./deploy/alertmanager/alertmanager.yml:{config_flag.split('=', 1)[1]}:ro"
     assert mount in alertmanager["volumes"]
-    assert "9093:9093" in alertmanager["ports"]
+    assert "127.0.0.1:9093:9093" in alertmanager["ports"]
 
     # The example's receiver is the compose gateway, with a token the compose gateway accepts.
     example = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
@@ -87,3 +87,31 @@ def test_prometheus_alerts_go_through_alertmanager_to_the_gateway() -> None:
     assert "RAGTASKS_API_KEYS" not in services["gateway"]["environment"]
     assert services["gateway"]["environment"]["RAGTASKS_ENVIRONMENT"] == "development"
     assert token == DEV_API_KEY
+
+
+def test_published_ports_bind_loopback_only() -> None:
+    # guest/guest, password-less Redis and Mongo and the dev key must not face the network.
+    published = {name: s["ports"] for name, s in _compose()["services"].items() if s.get("ports")}
+    assert {"rabbitmq", "redis", "mongodb", "gateway", "flower"} <= set(published)
+    for name, ports in published.items():
+        for port in ports:
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_metrics_reachable_inside_the_compose_network() -> None:
+    # Development binds worker/beat metrics to 127.0.0.1 by default; Prometheus is another container.
+    services = _compose()["services"]
+    for name in ("beat", *(f"worker-{w}" for w in WORKERS)):
+        assert services[name]["environment"]["RAGTASKS_METRICS_HOST"] == "0.0.0.0"
+        assert "ports" not in services[name]
+
+
+def test_image_defaults_to_production() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    runtime = dockerfile[dockerfile.index("AS runtime") :]
+    assert re.search(r"^\s+RAGTASKS_ENVIRONMENT=production\s*$", runtime, re.MULTILINE)
+    # What runs the image for development says so itself.
+    assert _compose()["services"]["gateway"]["environment"]["RAGTASKS_ENVIRONMENT"] == "development"
+    assert (
+        "RAGTASKS_ENVIRONMENT=${RAGTASKS_ENVIRONMENT:-development}" in (ROOT / "scripts" / "run-local.sh").read_text()
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
+
+from tests.support.procs import wait_until
 
 TERMINAL = {"SUCCESS", "FAILURE", "REJECTED", "REVOKED"}
 
@@ -16,16 +17,15 @@ def auth(key: str = "test-key-0123456789") -> dict[str, str]:
 
 def wait_task(client: Any, task_id: str, timeout: float = 60, states: set[str] = TERMINAL) -> dict[str, Any]:
     """Poll ``GET /v1/tasks/{id}`` until a state in ``states``; ``client`` is an httpx/TestClient."""
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def body() -> dict[str, Any]:
         response = client.get(f"/v1/tasks/{task_id}", headers=auth())
         assert response.status_code == 200, response.text
-        body = response.json()
-        if body["state"] in states:
-            return body
-        time.sleep(0.2)
-    raise TimeoutError(f"task {task_id} still {body.get('state')} after {timeout}s")
+        return dict(response.json())
+
+    return wait_until(
+        body, timeout, 0.2, f"task {task_id} to reach {sorted(states)}", until=lambda b: b["state"] in states
+    )
 
 
 def gateway_client(port: int) -> httpx.Client:

@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from benchmarks import bench_alerter_rate, bench_evaluator, bench_gateway, bench_summarize
+from benchmarks import (
+    bench_alerter_rate,
+    bench_dedup,
+    bench_evaluator,
+    bench_gateway,
+    bench_machinery,
+    bench_summarize,
+    bench_summarize_fold,
+    bench_text,
+)
 from benchmarks.common import Stack, stack
 
 from tests.support.fake_wecom import FakeWeCom
@@ -45,6 +54,15 @@ def test_gateway_benchmark_runs(bench_stack: Stack) -> None:
         assert positive(numbers["requests_per_second"]) and positive(numbers["p99_ms"]), report
         assert numbers["p50_ms"] <= numbers["p99_ms"], report
     assert positive(report["throughput_ratio"]) and positive(report["throughput_ratio_vs_send_task"]), report
+    for name in ("gateway", "baseline_fastapi_insert"):  # CPU per request, the server's and Mongo's
+        numbers = report[name]
+        assert isinstance(numbers, dict) and positive(numbers["server_cpu_ms_per_request"]), report
+        assert positive(numbers["mongo_cpu_ms_per_request"]) and 0 < numbers["mongo_cpu_share"] < 1, report
+    assert positive(report["cpu_ratio"]), report
+    publish = report["publish"]
+    assert isinstance(publish, dict), report
+    assert positive(publish["gateway_publish_sync_per_second"]) and positive(publish["pika_confirmed_per_second"])
+    assert positive(publish["ratio"]), report
 
 
 def test_summarize_benchmark_runs(bench_stack: Stack) -> None:
@@ -53,6 +71,31 @@ def test_summarize_benchmark_runs(bench_stack: Stack) -> None:
     assert positive(report["ragtasks_tasks_per_second"]), report
     assert positive(report["baseline_celery_tasks_per_second"]), report
     assert positive(report["throughput_ratio"]), report
+    for name in ("ragtasks", "direct_celery"):  # measure() checks the direct baseline's commits too
+        numbers = report[name]
+        assert isinstance(numbers, dict) and positive(numbers["worker_cpu_ms_per_summary"]), report
+        assert positive(numbers["mongo_cpu_ms_per_summary"]) and 0 < numbers["mongo_cpu_share"] < 1, report
+    assert positive(report["throughput_ratio_vs_direct"]) and positive(report["worker_cpu_ratio_vs_direct"]), report
+
+
+def test_summarize_fold_benchmark_runs(bench_stack: Stack) -> None:
+    # measure() itself fails unless every session is summarized to its end within the window.
+    report = bench_summarize_fold.measure(bench_stack, sessions=2, steps=2, concurrency=1, latency=0.01, window=16_000)
+    assert positive(report["single_fold_summaries_per_second"]), report
+    assert positive(report["multi_step_summaries_per_second"]), report
+    assert positive(report["multi_vs_single_ratio"]), report
+    assert isinstance(report["largest_prompt_tokens"], int) and report["largest_prompt_tokens"] <= 16_000 - 512
+
+
+def test_machinery_benchmark_runs(bench_stack: Stack) -> None:
+    # measure() itself fails unless every one of the tasks left a result in Redis, in every round.
+    report = bench_machinery.measure(bench_stack, tasks=20, rounds=1, concurrency=2)
+    assert positive(report["ragtasks_tasks_per_second"]), report
+    assert positive(report["bare_celery_tasks_per_second"]), report
+    assert len(report["ragtasks_rounds"]) == len(report["bare_rounds"]) == 1, report  # type: ignore[arg-type]
+    assert positive(report["throughput_ratio"]), report
+    assert positive(report["ragtasks_cpu_ms_per_task"]) and positive(report["bare_cpu_ms_per_task"]), report
+    assert positive(report["cpu_ratio"]), report
 
 
 def test_evaluator_benchmark_runs(bench_stack: Stack) -> None:
@@ -76,3 +119,25 @@ def test_alerter_rate_soak_runs_at_a_fast_rate(bench_stack: Stack, wecom: FakeWe
     assert isinstance(report["window_margin_seconds"], float), report
     assert positive(report["min_gap_seconds"]), report
     assert len(report["process_shares"]) == 2 and sum(report["process_shares"]) == 6, report
+
+
+def test_text_benchmark_runs() -> None:
+    # Pure CPU, no services: segmenters, analyzer throughput and the BM25 builds on a tiny corpus.
+    report = bench_text.measure(chunks=50, chars=5_000)
+    for name in ("jieba", "rjieba"):
+        numbers = report["segmenters"][name]
+        assert positive(numbers["chars_per_second"]) and 0.5 < numbers["gold_f1"] <= 1.0, report
+    assert positive(report["analyzer"]["zh_chars_per_second"]), report
+    assert positive(report["analyzer"]["en_chars_per_second"]), report
+    bm25 = report["bm25_index"]
+    assert bm25["chunks"] == 50, report
+    for name in ("zh_analyzer", "en_bm25s_tokenizer", "en_analyzer"):
+        assert positive(bm25[name]["total_seconds"]), report
+
+
+def test_dedup_benchmark_runs() -> None:
+    # Pure CPU, no services: a few generated pairs on top of the Lee and zh_kb chunks.
+    report = bench_dedup.measure(pairs_per_language=10)
+    assert report["pairs_generated"] == {"0.90-1.00": 20, "0.60-0.85": 20}, report
+    assert report["recall_at_0.90_1.00"] >= 0.9 and report["merged_below_0.85"] == 0, report
+    assert positive(report["chunks_per_second"]) and report["candidates"] >= 20, report

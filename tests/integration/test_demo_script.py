@@ -35,7 +35,8 @@ def test_the_demo_workload_runs_end_to_end(
     assert "-> threshold passed: summary task" in out  # the append itself triggered the summary
     assert ": SUCCESS" in out and "summary (by extractive-local" in out, out
     assert "recent messages kept verbatim" in out
-    assert "686 chunks upserted" in out and "hit_rate@10" in out and "offline-keywords-v1" in out
+    assert "686 chunks upserted" in out and "hit_rate@10" in out and "offline-keywords-v2" in out
+    assert "KB 'zh-support'" in out and out.count("hit_rate@10") == 2, out  # the Chinese KB too
     assert "delivered:" in out
     [message] = [m for m in wecom.messages() if "empty_retrieval" in m.content]
     assert "demo-kb-" in message.content

@@ -19,6 +19,7 @@ PROMISED = {
     "ragtasks_rate_limiter_wait_seconds": ("limiter",),
     "ragtasks_eval_hit_rate": ("kb", "k"),
     "ragtasks_eval_mrr": ("kb", "k"),
+    "ragtasks_eval_ndcg": ("kb", "k"),
     "ragtasks_alerts_total": ("channel", "outcome"),
     "ragtasks_retrieval_events_total": ("kb", "outcome"),
     "ragtasks_periodic_task_last_success_timestamp_seconds": ("task",),

@@ -8,12 +8,13 @@ each request arrived, so tests can measure backoff schedules and rates.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from ragtasks_core.prompt_budget import chat_tokens
+from tests.support.http_double import HttpDouble, JsonResponse
 
 
 @dataclass
@@ -34,18 +35,22 @@ class Request:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(HttpDouble):
     latency_seconds: float = 0.0
     script: deque[Reply] = field(default_factory=deque)
     requests: list[Request] = field(default_factory=list)
     default_text: str | None = None
-    _server: ThreadingHTTPServer | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # A model's window: a chat request whose prompt (counted with the project's BPE, as
+    # ``prompt_budget.chat_tokens`` does) plus its ``max_tokens`` exceeds it is refused with a 400,
+    # in the words of ``window_style`` ("openai", "vllm", "ollama" or "qwen"). None: no window.
+    window_tokens: int | None = None
+    window_style: str = "openai"
+    prompt_sizes: list[int] = field(default_factory=list)  # tokens of every chat prompt received
+    refused_sizes: list[int] = field(default_factory=list)  # ... and of those refused as too long
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     def push(self, *replies: Reply) -> None:
         with self._lock:
@@ -60,63 +65,41 @@ class FakeOpenAI:
             self.requests.append(Request(time.time(), path, body))
             return self.script.popleft() if self.script else Reply()
 
-    def start(self) -> FakeOpenAI:
-        fake = self
+    def handle_post(self, path: str, raw: bytes) -> JsonResponse:
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            return JsonResponse(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error"}})
+        reply = self._next(path, body)
+        if path.endswith("/chat/completions"):
+            refusal = self._window_refusal(body)
+            if refusal is not None:
+                return refusal
+        if reply.hang_seconds:
+            time.sleep(reply.hang_seconds)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        if reply.status != 200:
+            headers = {"Retry-After": reply.retry_after} if reply.retry_after else {}
+            kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
+            error = {"message": f"scripted {reply.status}", "type": kind, "code": kind}
+            return JsonResponse(reply.status, {"error": error}, headers)
+        if path.endswith("/embeddings"):
+            return JsonResponse(200, self._embeddings(body))
+        return JsonResponse(200, self._completion(body, reply))
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except json.JSONDecodeError:
-                    self._send(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error"}})
-                    return
-                reply = fake._next(self.path, body)
-                if reply.hang_seconds:
-                    time.sleep(reply.hang_seconds)
-                if fake.latency_seconds:
-                    time.sleep(fake.latency_seconds)
-                if reply.status != 200:
-                    headers = {"Retry-After": reply.retry_after} if reply.retry_after else {}
-                    kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
-                    self._send(
-                        reply.status,
-                        {"error": {"message": f"scripted {reply.status}", "type": kind, "code": kind}},
-                        headers,
-                    )
-                    return
-                if self.path.endswith("/embeddings"):
-                    self._send(200, fake._embeddings(body))
-                else:
-                    self._send(200, fake._completion(body, reply))
-
-            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout): nothing to answer
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+    def _window_refusal(self, body: dict[str, Any]) -> JsonResponse | None:
+        """The 400 a server answers a prompt longer than its window with, or None."""
+        messages = [{"role": str(m.get("role")), "content": str(m.get("content", ""))} for m in body["messages"]]
+        prompt = chat_tokens(messages)
+        with self._lock:
+            self.prompt_sizes.append(prompt)
+        wanted = prompt + int(body.get("max_tokens") or 0)
+        if self.window_tokens is None or wanted <= self.window_tokens:
+            return None
+        with self._lock:
+            self.refused_sizes.append(prompt)
+        return JsonResponse(400, _context_error(self.window_style, self.window_tokens, prompt, wanted))
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         messages = body.get("messages", [])
@@ -154,3 +137,31 @@ class FakeOpenAI:
             "model": body.get("model", "fake-embed"),
             "usage": {"prompt_tokens": 0, "total_tokens": 0},
         }
+
+
+def _context_error(style: str, window: int, prompt: int, wanted: int) -> dict[str, Any]:
+    """The error body each kind of server sends for a prompt beyond its window."""
+    if style == "vllm":
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested {wanted} tokens "
+            f"({prompt} in the messages, {wanted - prompt} in the completion). Please reduce the length of the "
+            "messages or completion."
+        )
+        return {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}
+    if style == "ollama":
+        return {"error": {"message": "the input length exceeds the context length", "type": "api_error"}}
+    if style == "qwen":
+        message = f"<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, {window}]"
+        return {"error": {"code": "invalid_parameter_error", "message": message, "type": "invalid_request_error"}}
+    message = (
+        f"This model's maximum context length is {window} tokens. However, your messages resulted in {prompt} "
+        "tokens. Please reduce the length of the messages."
+    )
+    return {
+        "error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+    }

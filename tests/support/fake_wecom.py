@@ -14,13 +14,13 @@ statuses (200 by default).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.http_double import HttpDouble, JsonResponse
 
 MARKDOWN_MAX_BYTES = 4096
 TEXT_MAX_BYTES = 2048
@@ -45,7 +45,7 @@ class Received:
 
 
 @dataclass
-class FakeWeCom:
+class FakeWeCom(HttpDouble):
     valid_keys: set[str] = field(default_factory=lambda: {"good-key"})
     limit_per_window: int = 20
     window_seconds: float = 60.0
@@ -53,17 +53,13 @@ class FakeWeCom:
     script_http: deque[int] = field(default_factory=deque)
     requests: list[Received] = field(default_factory=list)
     generic: list[dict[str, Any]] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, key: str = "good-key") -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/cgi-bin/webhook/send?key={key}"
+        return f"{self.origin}/cgi-bin/webhook/send?key={key}"
 
     @property
     def generic_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/generic"
+        return f"{self.origin}/generic"
 
     def push(self, *errcodes: int) -> None:
         """Answer the next requests with these errcodes (after validation passes)."""
@@ -106,54 +102,27 @@ class FakeWeCom:
         recent = [r for r in self.requests if r.key == key and r.errcode == 0 and now - r.at < self.window_seconds]
         return 45009 if len(recent) >= self.limit_per_window else 0
 
-    def start(self) -> FakeWeCom:
-        fake = self
+    def handle_post(self, path: str, raw: bytes) -> JsonResponse:
+        parsed = urlparse(path)
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if parsed.path == "/generic":
+            return self._generic(body)
+        if parsed.path != "/cgi-bin/webhook/send":
+            return JsonResponse(404, {"errcode": 404, "errmsg": "not found"})
+        key = (parse_qs(parsed.query).get("key") or [""])[0]
+        with self._lock:
+            errcode = self._answer(key, body)
+            msgtype = body.get("msgtype", "") if isinstance(body, dict) else ""
+            part = body.get(msgtype) if isinstance(body, dict) else None
+            content = part.get("content", "") if isinstance(part, dict) else ""
+            self.requests.append(Received(time.time(), key, msgtype, content, errcode, body or {}))
+        return JsonResponse(200, {"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error")})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                parsed = urlparse(self.path)
-                try:
-                    body = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    body = None
-                if parsed.path == "/generic":
-                    with fake._lock:
-                        fake.generic.append({"at": time.time(), "body": body})
-                        status = fake.script_http.popleft() if fake.script_http else 200
-                    self._send(status, {"ok": status == 200})
-                    return
-                if parsed.path != "/cgi-bin/webhook/send":
-                    self._send(404, {"errcode": 404, "errmsg": "not found"})
-                    return
-                key = (parse_qs(parsed.query).get("key") or [""])[0]
-                with fake._lock:
-                    errcode = fake._answer(key, body)
-                    msgtype = body.get("msgtype", "") if isinstance(body, dict) else ""
-                    part = body.get(msgtype) if isinstance(body, dict) else None
-                    content = part.get("content", "") if isinstance(part, dict) else ""
-                    fake.requests.append(Received(time.time(), key, msgtype, content, errcode, body or {}))
-                self._send(200, {"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error")})
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+    def _generic(self, body: Any) -> JsonResponse:
+        with self._lock:
+            self.generic.append({"at": time.time(), "body": body})
+            status = self.script_http.popleft() if self.script_http else 200
+        return JsonResponse(status, {"ok": status == 200})

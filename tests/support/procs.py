@@ -11,14 +11,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -27,13 +29,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = "condition") -> None:  # type: ignore[no-untyped-def]
+def wait_until(
+    probe: Callable[[], T],
+    timeout: float,
+    interval: float = 0.1,
+    message: str = "condition",
+    *,
+    until: Callable[[T], object] | None = None,
+    detail: Callable[[], str] | None = None,
+) -> T:
+    """Call ``probe()`` every ``interval`` seconds until it is done, and return its last value.
+
+    Done means truthy, or ``until(value)`` when given: then the probe can return what it observed
+    (a task's body, say) and the caller gets the final value back. The probe runs at least once,
+    the last time at or after the deadline, so a slow probe is not cut short. On timeout, TimeoutError
+    names ``message`` and the last value seen (unless None or a bool: it would say nothing), plus
+    ``detail()`` when given (a log tail, the tasks still missing).
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
+    while True:
+        value = probe()
+        if until(value) if until is not None else value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(_timeout_message(timeout, message, value, detail))
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+
+
+def _timeout_message(timeout: float, message: str, value: object, detail: Callable[[], str] | None) -> str:
+    text = f"timed out after {timeout}s waiting for {message}"
+    if value is not None and not isinstance(value, bool):
+        text += f"; last seen: {value!r:.1000}"
+    return f"{text}\n{detail()}" if detail is not None else text
 
 
 @dataclass

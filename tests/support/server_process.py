@@ -1,8 +1,10 @@
-"""A server binary a test runs for real (Prometheus, Alertmanager): the shared lifecycle.
+"""A server binary a test runs for real (Prometheus, Alertmanager, the Mongo server): the
+shared lifecycle.
 
 Each instance gets a temporary directory (config and data, removed on ``stop()``), a free port,
-a log file, and waits for ``/-/ready`` before it is handed out. Subclasses say which binary,
-which files and which command line.
+a log file, and waits until it is ready (by default ``/-/ready`` answers 200) before it is handed
+out. Subclasses say which binary, which files and which command line, and how to tell it is
+ready when it speaks no HTTP.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +19,7 @@ from typing import Any, Self
 
 import httpx
 
-from tests.support.procs import free_port
+from tests.support.procs import free_port, wait_until
 
 
 class ServerProcess:
@@ -48,6 +49,13 @@ class ServerProcess:
     def log_file(self, directory: Path) -> Path:
         return directory / f"{self.name}.log"
 
+    def ready(self) -> bool:
+        """Whether the server answers yet (called until true, while the process runs)."""
+        try:
+            return self._http().get("/-/ready").status_code == 200
+        except httpx.TransportError:
+            return False
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     @property
@@ -66,7 +74,6 @@ class ServerProcess:
             self._proc = subprocess.Popen(
                 [binary, *self.argv(self._dir)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        self._client = httpx.Client(base_url=self.url, timeout=10)
         try:
             self.wait_ready(timeout)
         except BaseException:
@@ -75,18 +82,16 @@ class ServerProcess:
         return self
 
     def wait_ready(self, timeout: float = 20) -> None:
-        """Block until ``/-/ready`` answers 200 (config loaded, API serving)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise self.error(f"{self.name} exited with {self._proc.returncode}:\n{self.log()}")
-            try:
-                if self._http().get("/-/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise self.error(f"{self.name} not ready after {timeout}s:\n{self.log()}")
+        """Block until ``ready()`` (for Prometheus and Alertmanager: config loaded, API serving)."""
+        try:
+            wait_until(self._ready, timeout, 0.1, f"{self.name} to be ready")
+        except TimeoutError:
+            raise self.error(f"{self.name} not ready after {timeout}s:\n{self.log()}") from None
+
+    def _ready(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise self.error(f"{self.name} exited with {self._proc.returncode}:\n{self.log()}")
+        return self.ready()
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM (SIGKILL after ``timeout``), then remove the temporary directory. Idempotent."""
@@ -121,17 +126,12 @@ class ServerProcess:
         self.stop()
 
     def _http(self) -> httpx.Client:
-        if self._client is None:
+        if self._proc is None:
             raise self.error("not started")
+        if self._client is None:
+            self._client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
         return self._client
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.25) -> Any:
         """Poll until ``predicate()`` returns something truthy and return it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.name} condition not met after {timeout}s:\n{self.log()[-2000:]}")
-            time.sleep(interval)
+        return wait_until(predicate, timeout, interval, f"a {self.name} condition", detail=lambda: self.log()[-2000:])

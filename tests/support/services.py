@@ -1,7 +1,8 @@
 """The real back-ends of the tests: a Mongo server, a RabbitMQ vhost, Redis.
 
 - Mongo: ``RAGTASKS_TEST_MONGODB_URL`` if set (CI's ``mongo:7`` service); otherwise a SecantusDB
-  server process started from its own virtualenv (``.venv-mongo``, GPL-2.0, never imported).
+  server process started from its own virtualenv (``.venv-mongo``, GPL-2.0, never imported), on
+  the lifecycle every server a test runs shares (``server_process.py``).
 - RabbitMQ: a fresh vhost per test run (``rabbitmqctl``), so concurrent runs never share queues;
   ``RAGTASKS_TEST_BROKER_URL`` overrides (then that vhost is used as is).
 - Redis: ``RAGTASKS_TEST_REDIS_URL`` or the local server; keys are namespaced per run.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .procs import ROOT, free_port, wait_until
+from .procs import ROOT
+from .server_process import ServerProcess
 
 MONGO_BIN = ROOT / ".venv-mongo" / "bin" / "secantusd-py"
 
@@ -34,50 +37,92 @@ def run_ctl(*args: str, timeout: float = 60) -> str:
     return out.stdout
 
 
+class SecantusServer(ServerProcess):
+    """A SecantusDB process on a free port, storing in memory; its log stays in ``log_dir``."""
+
+    name = "mongo"
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        super().__init__()
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?retryWrites=false"
+
+    def binary(self) -> str:
+        if not MONGO_BIN.exists():
+            raise RuntimeError(f"{MONGO_BIN} is missing: run `make install` (it installs SecantusDB)")
+        return str(MONGO_BIN)
+
+    def write_files(self, directory: Path) -> None:
+        """Nothing to write: the data lives in memory and the flags say the rest."""
+
+    def argv(self, directory: Path) -> list[str]:
+        return ["--host", "127.0.0.1", "--port", str(self.port), "--storage-path", ":memory:"]
+
+    def log_file(self, directory: Path) -> Path:
+        return self.log_dir / "mongo.log"
+
+    def ready(self) -> bool:
+        from pymongo import MongoClient
+
+        try:
+            client: MongoClient[dict[str, Any]] = MongoClient(self.url, serverSelectionTimeoutMS=300)
+            with client:
+                client.admin.command("ping")
+            return True
+        except Exception:  # noqa: BLE001 - not up yet, whatever the reason
+            return False
+
+
 @dataclass
 class MongoServer:
+    """The run's Mongo server: ``RAGTASKS_TEST_MONGODB_URL`` as is, or a SecantusDB process of its own."""
+
     url: str
-    process: subprocess.Popen[bytes] | None = None
+    server: SecantusServer | None = None
 
     @classmethod
     def start(cls, log_dir: Path) -> MongoServer:
         if os.environ.get("RAGTASKS_TEST_MONGODB_URL"):
             return cls(os.environ["RAGTASKS_TEST_MONGODB_URL"])
-        if not MONGO_BIN.exists():
-            raise RuntimeError(f"{MONGO_BIN} is missing: run `make install` (it installs SecantusDB)")
-        port = free_port()
-        log_dir.mkdir(parents=True, exist_ok=True)
-        with open(log_dir / "mongo.log", "wb") as fh:
-            proc = subprocess.Popen(
-                [str(MONGO_BIN), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = cls(f"mongodb://127.0.0.1:{port}/?retryWrites=false", proc)
-        from pymongo import MongoClient
-
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"Mongo server exited: see {log_dir / 'mongo.log'}")
-            try:
-                client: MongoClient[dict[str, Any]] = MongoClient(server.url, serverSelectionTimeoutMS=300)
-                with client:
-                    client.admin.command("ping")
-                return True
-            except Exception:  # noqa: BLE001 - not up yet, whatever the reason
-                return False
-
-        wait_until(up, 30, 0.2, "the Mongo server")
-        return server
+        server = SecantusServer(log_dir).start(timeout=30)
+        return cls(server.url, server)
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.server is not None:
+            self.server.stop()
+
+
+VHOST_PREFIX = "ragtasks-test-"
+_OWNED_VHOST = re.compile(rf"^{re.escape(VHOST_PREFIX)}(\d+)-[0-9a-f]+$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_stale_vhosts() -> None:
+    """Delete the test vhosts of runs that are gone (killed before their teardown).
+
+    Each holds ~30 quorum queues (Celery's delayed-delivery topology included): left to pile up,
+    they make RabbitMQ's start-up and every vhost operation crawl, and at a few dozen the broker
+    stops accepting connections. A vhost is stale when the pid in its name is no longer alive, or
+    it has the older name without a pid."""
+    for name in run_ctl("list_vhosts", "--no-table-headers", "-q").split():
+        if not name.startswith(VHOST_PREFIX):
+            continue
+        owned = _OWNED_VHOST.match(name)
+        if owned is None or not _pid_alive(int(owned.group(1))):
+            with contextlib.suppress(subprocess.SubprocessError):
+                run_ctl("delete_vhost", name)
 
 
 @dataclass
@@ -89,7 +134,9 @@ class Vhost:
     def create(cls) -> Vhost:
         if os.environ.get("RAGTASKS_TEST_BROKER_URL"):
             return cls(os.environ["RAGTASKS_TEST_BROKER_URL"])
-        name = f"ragtasks-test-{uuid.uuid4().hex[:10]}"
+        reap_stale_vhosts()
+        # The pid in the name lets a later run tell a vhost left by a killed run from a live one.
+        name = f"{VHOST_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:10]}"
         run_ctl("add_vhost", name)
         run_ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
         return cls(f"amqp://guest:guest@127.0.0.1:5672/{name}", name)

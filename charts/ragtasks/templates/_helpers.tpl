@@ -64,97 +64,23 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- default (include "ragtasks.fullname" .) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{/*
+Name of one component's objects: <fullname>-<component>, e.g. rt-ragtasks-worker-summarizer.
+Every component template builds one context and hands it to the helpers here and in lib/:
+  {{- $ctx := dict "root" $ "component" "gateway" "c" .Values.gateway }}
+  {{- $_ := set $ctx "name" (include "ragtasks.componentName" $ctx) }}
+*/}}
+{{- define "ragtasks.componentName" -}}
+{{- printf "%s-%s" (include "ragtasks.fullname" .root) .component -}}
+{{- end -}}
+
+{{/* The TriggerAuthentication the workers' ScaledObjects share. */}}
+{{- define "ragtasks.triggerAuthenticationName" -}}
+{{- printf "%s-rabbitmq" (include "ragtasks.fullname" .) -}}
+{{- end -}}
+
 {{/* Pod annotations shared by every component: a rollout when the config or secret changes. */}}
 {{- define "ragtasks.checksums" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
-{{- end -}}
-
-{{/*
-The pod-spec fields every component shares. Call with (dict "root" $ "c" <component values>).
-*/}}
-{{- define "ragtasks.podCommon" -}}
-serviceAccountName: {{ include "ragtasks.serviceAccountName" .root }}
-automountServiceAccountToken: {{ .root.Values.serviceAccount.automountServiceAccountToken }}
-{{- with .root.Values.imagePullSecrets }}
-imagePullSecrets:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-securityContext:
-  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
-terminationGracePeriodSeconds: {{ .c.terminationGracePeriodSeconds }}
-{{- with .c.priorityClassName }}
-priorityClassName: {{ . }}
-{{- end }}
-{{- with .c.nodeSelector }}
-nodeSelector:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .c.tolerations }}
-tolerations:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .c.affinity }}
-affinity:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .c.topologySpreadConstraints }}
-topologySpreadConstraints:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-volumes:
-  # prometheus_client multiprocess files; the start-up script wipes it before the app starts.
-  - name: metrics-multiproc
-    emptyDir:
-      sizeLimit: {{ .root.Values.scratchSizeLimit }}
-  # The root filesystem is read-only: /tmp is the one writable place (beat's schedule file too).
-  - name: tmp
-    emptyDir:
-      sizeLimit: {{ .root.Values.scratchSizeLimit }}
-{{- end -}}
-
-{{/*
-Container fields every component shares. Call with (dict "root" $ "c" <component values>), plus
-"queueMetrics" true for the components that read RabbitMQ's management API (gateway, Flower).
-*/}}
-{{- define "ragtasks.containerCommon" -}}
-image: {{ include "ragtasks.image" .root }}
-imagePullPolicy: {{ .root.Values.image.pullPolicy }}
-command: ["/usr/local/bin/docker-entrypoint.sh"]
-workingDir: /tmp
-envFrom:
-  - configMapRef:
-      name: {{ include "ragtasks.fullname" .root }}
-  - secretRef:
-      name: {{ include "ragtasks.secretName" .root }}
-env:
-  - name: PROMETHEUS_MULTIPROC_DIR
-    value: /tmp/ragtasks-metrics
-  {{- if .queueMetrics }}
-  {{- /*
-  The Secret's RABBITMQ_MANAGEMENT_URL (the key KEDA's TriggerAuthentication reads) under the name
-  the settings read. envFrom cannot rename a key, hence valueFrom; optional, so a Secret without the
-  key leaves the settings' default (the broker's host on port 15672, the broker's credentials).
-  */}}
-  - name: RAGTASKS_RABBITMQ_MANAGEMENT_URL
-    valueFrom:
-      secretKeyRef:
-        name: {{ include "ragtasks.secretName" .root }}
-        key: RABBITMQ_MANAGEMENT_URL
-        optional: true
-  {{- end }}
-  {{- with .c.extraEnv }}
-  {{- toYaml . | nindent 2 }}
-  {{- end }}
-securityContext:
-  {{- toYaml .root.Values.securityContext | nindent 2 }}
-{{- with .c.resources }}
-resources:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-volumeMounts:
-  - name: tmp
-    mountPath: /tmp
-  - name: metrics-multiproc
-    mountPath: /tmp/ragtasks-metrics
 {{- end -}}

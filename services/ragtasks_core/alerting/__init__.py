@@ -1,10 +1,7 @@
 """Alerting pieces shared by the gateway (which detects) and the alerter (which delivers).
 
-The empty-retrieval window and rule run in the gateway, per event; the alert documents' collection
-names are read by the gateway's alert API and written by the alerter. Keeping them here lets the
-gateway stay free of worker code.
+The empty-retrieval window and rule run in the gateway, per event. The alert documents'
+collections (read by the gateway's alert API, written by the alerter) are
+:mod:`ragtasks_core.documents.alerts`. Keeping both here and there lets the gateway stay free of
+worker code.
 """
-
-ALERTS = "alerts"
-GROUPS = "alert_groups"
-NOTIFICATIONS = "alert_notifications"

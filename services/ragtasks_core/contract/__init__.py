@@ -40,7 +40,24 @@ class TaskName(StrEnum):
 
     # Periodic sweep of wanted-but-unpublished summaries (the outbox), run by beat.
     SWEEP_OUTBOX = "ragtasks.summarizer.sweep_outbox"
+    # Nightly deletion of sessions idle longer than RAGTASKS_SESSION_RETENTION_DAYS, run by beat.
+    DELETE_IDLE_SESSIONS = "ragtasks.summarizer.delete_idle_sessions"
 
+
+# Periodic work is owned by no worker: beat's scheduled tasks go to this small queue, which every
+# worker consumes besides its own (``ragtasks worker NAME`` loads their modules), so disabling any
+# one worker stops none of them. Their names keep their owner's part (public contract); only the
+# route differs. A publisher that routes by name (``ragtasks publish``) still reaches the owner,
+# which registers them too.
+MAINTENANCE_QUEUE = "maintenance"
+SCHEDULED_TASKS = frozenset(
+    {
+        TaskName.SWEEP_OUTBOX.value,
+        TaskName.DELETE_IDLE_SESSIONS.value,
+        TaskName.NIGHTLY.value,
+        TaskName.FLUSH_ALERTS.value,
+    }
+)
 
 # Tasks beat runs on a schedule: each success is recorded as
 # ``ragtasks_periodic_task_last_success_timestamp_seconds{task}`` (alerts fire when one is late).
@@ -57,17 +74,25 @@ def queue_for(task: str) -> Queue:
         raise ValueError(f"unknown task name {task!r}") from exc
 
 
+def route_for(task: str) -> str:
+    """The queue a task is published to: ``maintenance`` for beat's tasks, else its owner's."""
+    return MAINTENANCE_QUEUE if task in SCHEDULED_TASKS else queue_for(task).value
+
+
 TASK_ROUTES: dict[str, dict[str, str]] = {
-    name.value: {"queue": queue_for(name.value).value, "routing_key": queue_for(name.value).value} for name in TaskName
+    name.value: {"queue": route_for(name.value), "routing_key": route_for(name.value)} for name in TaskName
 }
 
 __all__ = [
     "ID_PATTERN",
+    "MAINTENANCE_QUEUE",
     "PAYLOAD_VERSION",
     "PERIODIC_TASKS",
+    "SCHEDULED_TASKS",
     "TASK_ROUTES",
     "Payload",
     "Queue",
     "TaskName",
     "queue_for",
+    "route_for",
 ]

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from . import TaskName
 from .common import Id, Payload
 
 MAX_TITLE_CHARS = 256
@@ -62,3 +63,12 @@ class DeliverAlert(Payload):
     """Deliver one stored notification to its channel (``ragtasks.alerter.deliver``)."""
 
     notification_id: Id
+
+
+# The map behind docs/schemas and ``ragtasks publish`` (see ``contract.registry``); the ping takes
+# the bare versioned envelope {"v": 1}.
+TASK_PAYLOADS: dict[TaskName, type[Payload]] = {
+    TaskName.RAISE_ALERT: RaiseAlert,
+    TaskName.FLUSH_ALERTS: FlushAlerts,
+    TaskName.DELIVER_ALERT: DeliverAlert,
+}

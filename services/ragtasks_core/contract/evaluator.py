@@ -1,20 +1,61 @@
-"""Payloads of the evaluator queue, and the Mongo collections the gateway and the evaluator share.
+"""Payloads of the evaluator queue.
 
 Payloads carry ids only: the sampled chunk ids, questions and per-chunk results live in Mongo.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+import re
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import TaskName
 from .common import Id, Payload
 
-# Collections (the gateway writes chunks and evaluation requests; the evaluator the rest).
-KBS = "kbs"  # one document per knowledge base: _id = kb_id, version counter, last maintenance
-KB_CHUNKS = "kb_chunks"  # one document per chunk, unique (kb_id, chunk_id)
-EVALUATIONS = "evaluations"  # one document per evaluation: status, progress, report
-EVALUATION_ROWS = "evaluation_rows"  # one document per (evaluation_id, chunk_id)
+# The Mongo collections the gateway and the evaluator share (kbs, kb_chunks, kb_queries, kb_merges,
+# evaluations, evaluation_rows) are declared in ``ragtasks_core.documents``, one module each.
+
+
+RetrieverKind = Literal["http", "bm25", "vector"]
+# A dotted path to the chunk ids in the http retriever's answer ("ids", "results.*.chunk_id").
+IDS_FIELD_PATTERN = r"^[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+){0,7}$"
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+class RetrieverSpec(BaseModel):
+    """Which retriever a KB (``PUT /v1/kbs/{kb_id}``) or one evaluation is measured with.
+
+    Unset fields fall back to the settings (``RAGTASKS_RETRIEVER_*``). ``url`` (http only) may
+    name the KB as ``{kb_id}``, its only placeholder. No secret is stored here: the http
+    retriever authenticates with ``RAGTASKS_RETRIEVER_AUTH_HEADER``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: RetrieverKind
+    url: str | None = Field(default=None, max_length=2000)
+    ids_field: str | None = Field(default=None, pattern=IDS_FIELD_PATTERN)
+    top_k: int | None = Field(default=None, ge=1, le=1000)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url_with_only_kb_id(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if any(p != "{kb_id}" for p in _PLACEHOLDER.findall(url)) or "{" in _PLACEHOLDER.sub("", url):
+            raise ValueError("url: {kb_id} is the only placeholder")
+        parts = urlsplit(url.replace("{kb_id}", "kb"))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("url must be an http(s) URL")
+        return url
+
+    @model_validator(mode="after")
+    def _http_fields_only_for_http(self) -> RetrieverSpec:
+        if self.kind != "http" and (self.url is not None or self.ids_field is not None):
+            raise ValueError("url and ids_field are for the http retriever only")
+        return self
 
 
 class RunEvaluation(Payload):

@@ -1,12 +1,10 @@
 """Which payload model each task name takes: the map behind ``docs/schemas`` and ``ragtasks publish``.
 
-Each payload module (``contract.summarizer``, ``contract.evaluator``, ``contract.alerter``) declares
-``TASK_PAYLOADS = {TaskName.X: Model}``, and that map is used exactly as declared: a task of
-another queue, or a value that is not a ``Payload`` model, is an error. A module without the map
-(a contract being migrated) falls back to the docstring convention -- the one ``Payload`` subclass
-whose docstring names the task ("... (``ragtasks.a.b``)"), else the one named after it
-(``deliver`` -> ``Deliver``) -- and every task of its queue except the ping must then be found,
-or this fails loudly. A ping no module declares takes the bare ``Payload`` (``{"v": 1}``).
+Each queue's payload module (``contract.summarizer``, ``contract.evaluator``, ``contract.alerter``)
+declares ``TASK_PAYLOADS = {TaskName.X: Model}``, and that map is used exactly as declared. A
+queue without a module or a map, a task of another queue, a value that is not a ``Payload``
+model, or a task of the queue left out (pings aside) is an error, raised here rather than
+discovered by a producer. A ping no module declares takes the bare ``Payload`` (``{"v": 1}``).
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import re
 from types import ModuleType
 
 from . import Queue, TaskName, queue_for
@@ -22,20 +19,20 @@ from .common import Payload
 
 # Pings take the bare versioned envelope unless their queue's module declares a model.
 _PINGS: frozenset[str] = frozenset({TaskName.SUMMARIZER_PING, TaskName.EVALUATOR_PING, TaskName.ALERTER_PING})
-_DOC_TASK = re.compile(r"``(ragtasks\.[a-z_]+\.[a-z_]+)``")
 
 
 class ContractError(RuntimeError):
-    """A contract module's task -> payload map is wrong or incomplete."""
+    """A contract module's task -> payload map is missing, wrong or incomplete."""
 
 
-def _module(queue: Queue) -> ModuleType | None:
+def _module(queue: Queue) -> ModuleType:
+    name = f"{__package__}.{queue.value}"
     try:
-        return importlib.import_module(f"{__package__}.{queue.value}")
+        return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.{queue.value}":
+        if exc.name != name:
             raise
-        return None
+        raise ContractError(f"queue {queue.value!r} has no contract module {name}") from None
 
 
 def _tasks_of(queue: Queue) -> list[str]:
@@ -53,45 +50,21 @@ def _declared(queue: Queue, module: ModuleType, declared: object) -> dict[str, t
         if not (inspect.isclass(model) and issubclass(model, Payload)):
             raise ContractError(f"{module.__name__}.TASK_PAYLOADS[{name!r}] is not a Payload model: {model!r}")
         found[name] = model
-    return found
-
-
-def _camel(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
-
-
-def _guessed(queue: Queue, module: ModuleType) -> dict[str, type[Payload]]:
-    """The docstring convention, for a module that declares no TASK_PAYLOADS."""
-    classes = {
-        name: obj
-        for name, obj in vars(module).items()
-        if inspect.isclass(obj) and issubclass(obj, Payload) and obj is not Payload
-    }
-    found: dict[str, type[Payload]] = {}
-    for model in classes.values():
-        for task in set(_DOC_TASK.findall(model.__doc__ or "")) & set(_tasks_of(queue)):
-            if task in found and found[task] is not model:
-                raise ContractError(f"{task!r} is named by both {found[task].__name__} and {model.__name__}")
-            found[task] = model
-    for task in _tasks_of(queue):
-        named_after = classes.get(_camel(task.rsplit(".", 1)[1]))
-        if task not in found and named_after is not None:
-            found[task] = named_after
     missing = [t for t in _tasks_of(queue) if t not in found and t not in _PINGS]
     if missing:
-        raise ContractError(f"{module.__name__} declares no TASK_PAYLOADS and has no model for {missing}")
+        raise ContractError(f"{module.__name__}.TASK_PAYLOADS has no model for {missing}")
     return found
 
 
 def payload_models() -> dict[str, type[Payload]]:
-    """Task name -> payload model, for every task whose queue has a contract module."""
+    """Task name -> payload model, for every task of every queue."""
     found: dict[str, type[Payload]] = {}
     for queue in Queue:
         module = _module(queue)
-        if module is None:
-            continue
         declared = getattr(module, "TASK_PAYLOADS", None)
-        found.update(_guessed(queue, module) if declared is None else _declared(queue, module, declared))
+        if declared is None:
+            raise ContractError(f"{module.__name__} declares no TASK_PAYLOADS")
+        found.update(_declared(queue, module, declared))
         for ping in _PINGS & set(_tasks_of(queue)):
             found.setdefault(ping, Payload)
     return dict(sorted(found.items()))

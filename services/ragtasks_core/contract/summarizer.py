@@ -7,8 +7,9 @@ from typing import Literal
 from . import TaskName
 from .common import Id, Payload
 
-# Why a summary was asked for: the token threshold was crossed, an explicit API call, or the outbox sweep.
-SummaryReason = Literal["threshold", "manual", "sweep"]
+# Why a summary was asked for: the token threshold was crossed, an explicit API call, the outbox
+# sweep, or a summary task that stopped at its time budget with more to fold ("continue").
+SummaryReason = Literal["threshold", "manual", "sweep", "continue"]
 
 
 class SummarizeSession(Payload):
@@ -27,4 +28,5 @@ TASK_PAYLOADS: dict[TaskName, type[Payload]] = {
     TaskName.SUMMARIZE_SESSION: SummarizeSession,
     TaskName.SUMMARIZER_PING: Ping,
     TaskName.SWEEP_OUTBOX: Payload,  # the bare versioned envelope {"v": 1}
+    TaskName.DELETE_IDLE_SESSIONS: Payload,
 }

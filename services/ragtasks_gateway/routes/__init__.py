@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import alerts, evaluations, health, kbs, retrieval_events, sessions, tasks
+from . import alerts, evaluations, health, kbs, retrieval_events, sessions, silences, tasks
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -16,6 +16,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     tasks.router,
     kbs.router,
     evaluations.router,
+    alerts.alertmanager_router,
     alerts.router,
+    silences.router,
     retrieval_events.router,
 )

@@ -6,89 +6,33 @@ URLs live only in the workers' settings.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from datetime import datetime
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from ragtasks_core import outbox
 from ragtasks_core.contract import ID_PATTERN, TaskName
 from ragtasks_core.contract.alerter import DeliverAlert, RaiseAlert
 
-from .. import alerts_store
-from ..alerts_alertmanager import AlertmanagerPayload, to_alert
+from ..alerts_alertmanager import AlertmanagerBatch, convert
 from ..deps import DbDep, PublisherDep, require_api_key
-from ..publisher import PublishError
+from ..models.alerts import Accepted, AlertIn, AlertList, AlertOut, Attempt, Redelivered, RoutedTo
+from ..safe_body import ItemsJsonRoute, SafeJsonRoute
+from ..stores import alerts as alerts_store
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"], dependencies=[Depends(require_api_key)])
+log = logging.getLogger(__name__)
+router = APIRouter(
+    prefix="/v1/alerts", tags=["alerts"], dependencies=[Depends(require_api_key)], route_class=SafeJsonRoute
+)
+# Alertmanager's batches: the JSON rule is applied alert by alert (one bad alert is skipped alone).
+alertmanager_router = APIRouter(
+    prefix="/v1/alerts", tags=["alerts"], dependencies=[Depends(require_api_key)], route_class=ItemsJsonRoute
+)
 AlertId = Annotated[str, Path(pattern=ID_PATTERN)]
-
-
-class AlertIn(BaseModel):
-    """A manual (or any other system's) alert: ``RaiseAlert`` with friendlier defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # What makes two alerts "the same one" (dedup, occurrences, resolve). Left out, it is derived
-    # from source, title and labels, so resending the same alert stays one alert.
-    fingerprint: str | None = None
-    severity: Literal["critical", "warning", "info"] = "warning"
-    title: str
-    body: str = ""
-    labels: dict[str, str] = Field(default_factory=dict)
-    source: str = "api"
-    status: Literal["firing", "resolved"] = "firing"
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-
-
-class Accepted(BaseModel):
-    accepted: int
-    task_ids: list[str]
-
-
-class Attempt(BaseModel):
-    at: datetime
-    channel: str | None = None
-    outcome: str
-    detail: str = ""
-    notification_id: str | None = None
-
-
-class AlertOut(BaseModel):
-    id: str
-    fingerprint: str
-    status: str
-    severity: str
-    title: str
-    body: str
-    labels: dict[str, str]
-    source: str
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    occurrences: int
-    notified_status: str | None = None
-    last_notified_at: datetime | None = None
-    # The worst state over the channels: dead > retrying > pending > sent.
-    delivery_state: str
-    # The channel of the latest attempt.
-    delivery_channel: str | None = None
-    # Per channel (wecom, webhook): a dead-lettered notification on a channel shows as dead until
-    # it is redelivered, whatever happens on the other channel.
-    delivery_channels: dict[str, str] = Field(default_factory=dict)
-    attempts: list[Attempt]
-
-
-class AlertList(BaseModel):
-    alerts: list[AlertOut]
-
-
-class Redelivered(BaseModel):
-    alert_id: str
-    notification_ids: list[str]
 
 
 _STATE_ORDER = ("dead", "retrying", "pending", "sent")
@@ -123,7 +67,21 @@ def _out(doc: dict[str, Any], dead: set[str]) -> AlertOut:
         delivery_channel=delivery.get("channel"),
         delivery_channels=per_channel,
         attempts=[Attempt(**a) for a in (doc.get("attempts") or [])[-alerts_store.ATTEMPTS_SHOWN :]],
+        **_routing(doc.get("routing") or {}),
     )
+
+
+def _routing(record: dict[str, Any]) -> dict[str, Any]:
+    """The alerter's last routing decision (``routing`` on the alert) as the API shows it."""
+    routed_to = [RoutedTo(**r) for r in record.get("routed_to") or []]
+    muted = [r.muted_until for r in routed_to if r.outcome == "muted" and r.muted_until is not None]
+    return {
+        "routed_to": routed_to,
+        "silenced_by": list(record.get("silenced_by") or []),
+        "inhibited_by": record.get("inhibited_by"),
+        "muted_until": min(muted) if muted else None,
+        "decided_at": record.get("decided_at"),
+    }
 
 
 def derived_fingerprint(source: str, title: str, labels: dict[str, str]) -> str:
@@ -154,10 +112,20 @@ async def raise_alert(body: AlertIn, publisher: PublisherDep, db: DbDep) -> Acce
     return await _publish(publisher, db, [alert])
 
 
-@router.post("/alertmanager", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
-async def alertmanager(body: AlertmanagerPayload, publisher: PublisherDep, db: DbDep) -> Accepted:
-    """Alertmanager ``webhook_configs`` receiver: each alert of the payload is raised or resolved."""
-    return await _publish(publisher, db, [to_alert(a) for a in body.alerts])
+@alertmanager_router.post("/alertmanager", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def alertmanager(body: AlertmanagerBatch, publisher: PublisherDep, db: DbDep) -> Accepted:
+    """Alertmanager ``webhook_configs`` receiver: each alert of the payload is raised or resolved.
+
+    An alert that breaks the rules is skipped and listed in ``skipped`` with the reason; the
+    others are accepted (202). Only when none is valid is the batch refused (422): a resend
+    would fail the same way, and Alertmanager does not retry a 4xx."""
+    alerts, skipped = convert(body.alerts)
+    for item in skipped:
+        log.warning("alertmanager alert %d skipped: %s", item.index, item.reason)
+    if not alerts:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [s.model_dump() for s in skipped])
+    accepted = await _publish(publisher, db, alerts)
+    return accepted.model_copy(update={"skipped": skipped})
 
 
 @router.get("", response_model=AlertList)
@@ -195,6 +163,7 @@ async def redeliver(alert_id: AlertId, db: DbDep, publisher: PublisherDep) -> Re
         )
     for nid in ids:
         # Re-armed in Mongo already: if the broker is away, the alerter's periodic sweep publishes it.
-        with contextlib.suppress(PublishError):
-            await publisher.publish(TaskName.DELIVER_ALERT, DeliverAlert(notification_id=nid))
+        await publisher.publish_after_write(
+            TaskName.DELIVER_ALERT, DeliverAlert(notification_id=nid), task_id=outbox.new_task_id()
+        )
     return Redelivered(alert_id=alert_id, notification_ids=ids)

@@ -3,54 +3,25 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ragtasks_core import metrics
 from ragtasks_core.alerting.labels import OTHER
 from ragtasks_core.alerting.rules import rule_from
 from ragtasks_core.contract import TaskName
-from ragtasks_core.contract.common import Id
 
+from .. import limits
 from ..deps import DbDep, PublisherDep, SettingsDep, require_api_key
+from ..models.retrieval_events import KbWindow, RetrievalEvents, RetrievalEventsAccepted
 from ..retrieval_detect import kb_label_for, observe, undo, windows_for
+from ..safe_body import SafeJsonRoute
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/retrieval-events", tags=["alerts"], dependencies=[Depends(require_api_key)])
-
-
-class RetrievalEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kb_id: Id
-    query: Annotated[str, Field(max_length=4000)]
-    n_results: Annotated[int, Field(ge=0)]
-    latency_ms: Annotated[float | None, Field(ge=0)] = None
-    # Informational: the window counts events when they arrive (on Redis's clock).
-    ts: datetime | None = None
-
-
-class RetrievalEvents(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[RetrievalEvent] = Field(min_length=1)
-
-
-class KbWindow(BaseModel):
-    kb_id: str
-    window_events: int
-    window_empty: int
-    firing: bool
-
-
-class RetrievalEventsAccepted(BaseModel):
-    accepted: int
-    kbs: list[KbWindow]
-    alerts: list[dict[str, str]]
+router = APIRouter(
+    prefix="/v1/retrieval-events", tags=["alerts"], dependencies=[Depends(require_api_key)], route_class=SafeJsonRoute
+)
 
 
 @router.post("", response_model=RetrievalEventsAccepted, status_code=status.HTTP_202_ACCEPTED)
@@ -62,6 +33,7 @@ async def report(
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"at most {limit} events per request, got {len(body.events)}"
         )
+    limits.require_total("the queries", sum(len(e.query) for e in body.events), limits.query_chars(settings))
     kb_label = kb_label_for(request.app)  # callers choose kb_id: the label's values are bounded
     for event in body.events:
         label = kb_label(event.kb_id)

@@ -6,31 +6,31 @@ import logging
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
-from ragtasks_core.contract import ID_PATTERN, TaskName
-from ragtasks_core.contract.summarizer import SummarizeSession
+from ragtasks_core import metrics
+from ragtasks_core.contract import ID_PATTERN
 
-from .. import sessions
+from .. import limits, summary_requests
 from ..deps import DbDep, PublisherDep, SettingsDep, require_api_key
-from ..publisher import PublishError
-from ..schemas import AppendMessages, AppendResult, ContextMessage, SessionContext, TaskAccepted
+from ..models.sessions import (
+    AppendMessages,
+    AppendResult,
+    ContextMessage,
+    SessionContext,
+    SessionDeleted,
+    SessionSummaries,
+    SummaryRecord,
+)
+from ..models.tasks import TaskAccepted
+from ..safe_body import SafeJsonRoute
+from ..stores import session_history, sessions
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1/sessions", tags=["sessions"], dependencies=[Depends(require_api_key)], route_class=SafeJsonRoute
+)
 SessionId = Annotated[str, Path(pattern=ID_PATTERN, description="letters, digits and ._:- (max 128)")]
-
-
-async def _publish_summary(db: DbDep, publisher: PublisherDep, session_id: str, task_id: str, reason: str) -> bool:
-    """Publish the claimed summary task; on broker failure the outbox sweep publishes it later."""
-    try:
-        await publisher.publish(
-            TaskName.SUMMARIZE_SESSION, SummarizeSession(session_id=session_id, reason=reason), task_id=task_id
-        )
-    except PublishError:
-        return False
-    await sessions.mark_published(db, session_id, task_id)
-    return True
 
 
 @router.post("/{session_id}/messages", response_model=AppendResult)
@@ -49,25 +49,42 @@ async def append_messages(
                 f"messages[{i}].content has {len(message.content)} characters; the limit is "
                 f"{settings.max_message_chars}",
             )
-    appended = await sessions.append(db, session_id, body.messages, trigger_tokens=settings.summary_trigger_tokens)
-    if appended.pending_task_id:
+    limits.require_total("the messages", sum(len(m.content) for m in body.messages), limits.message_chars(settings))
+    appended = await sessions.append(
+        db,
+        session_id,
+        body.messages,
+        trigger_tokens=settings.summary_trigger_tokens,
+        trigger_messages=settings.summary_trigger_messages,
+    )
+    requested = None
+    if appended.past_threshold:
         # Published or not, the pending record stands: the append itself has succeeded.
-        await _publish_summary(db, publisher, session_id, appended.pending_task_id, "threshold")
+        requested = await summary_requests.request(db, publisher, session_id, "threshold")
     return AppendResult(
         session_id=session_id,
         last_seq=appended.last_seq,
         tokens_since_summary=appended.tokens_since_summary,
-        summary_task_id=appended.pending_task_id,
+        summary_task_id=requested.task_id if requested else None,
     )
 
 
+MaxTokens = Annotated[
+    int | None,
+    Query(ge=1, le=100_000_000, description="only the newest messages whose tokens (as stored) add up to at most this"),
+]
+SummaryLimit = Annotated[int, Query(ge=1, le=1000, description="at most this many, the newest")]
+
+
 @router.get("/{session_id}/context", response_model=SessionContext)
-async def get_context(session_id: SessionId, db: DbDep) -> SessionContext:
+async def get_context(session_id: SessionId, db: DbDep, max_tokens: MaxTokens = None) -> SessionContext:
+    """The summary and the gap-free run of messages after it (a message still being written
+    ends the run), optionally only the newest within ``max_tokens``."""
     doc = await sessions.get_session(db, session_id)
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
     upto = int(doc.get("summary_upto_seq") or 0)
-    messages = await sessions.messages_after(db, session_id, upto)
+    messages = await session_history.context_messages(db, session_id, upto, max_tokens=max_tokens)
     return SessionContext(
         session_id=session_id,
         summary=doc.get("summary"),
@@ -84,21 +101,39 @@ async def summarize(session_id: SessionId, db: DbDep, publisher: PublisherDep, s
     doc = await sessions.get_session(db, session_id)
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
-    task_id = await sessions.claim_pending(db, session_id, reason="manual")
-    if task_id is None:
-        # One pending summary per session: answer with the one already on its way.
-        current = await sessions.get_session(db, session_id)
-        pending = (current or {}).get("summary_pending")
-        if pending:
-            return TaskAccepted(task_id=pending["task_id"])
-        task_id = await sessions.claim_pending(db, session_id, reason="manual")
-        if task_id is None:
-            raise HTTPException(status.HTTP_409_CONFLICT, "a summary is being claimed concurrently; retry")
-    if not await _publish_summary(db, publisher, session_id, task_id, "manual"):
+    requested = await summary_requests.request_or_join(db, publisher, session_id, "manual")
+    if requested is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "a summary is being claimed concurrently; retry")
+    if requested.outcome == "recorded":
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "broker unavailable; the summary is recorded and will be published when it returns",
             # By then the sweep has usually published it: a retry finds it pending and returns its id.
             headers={"Retry-After": str(math.ceil(settings.outbox_sweep_interval_seconds))},
         )
-    return TaskAccepted(task_id=task_id)
+    return TaskAccepted(task_id=requested.task_id)
+
+
+@router.get("/{session_id}/summaries", response_model=SessionSummaries)
+async def list_summaries(session_id: SessionId, db: DbDep, limit: SummaryLimit = 100) -> SessionSummaries:
+    """The session's rolling summaries, oldest first: the range each covers, the model, when."""
+    if await sessions.get_session(db, session_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
+    found = await session_history.committed_summaries(db, session_id, limit=limit)
+    return SessionSummaries(session_id=session_id, summaries=[SummaryRecord(**doc) for doc in found])
+
+
+@router.delete("/{session_id}", response_model=SessionDeleted)
+async def delete_session(session_id: SessionId, db: DbDep) -> SessionDeleted:
+    """Delete the session, its messages, summaries and pending summary (idempotent). A summary
+    task already queued or running for it writes nothing."""
+    deleted = await session_history.delete_session(db, session_id)
+    if deleted.session:
+        metrics.SESSIONS_DELETED.labels("request").inc()
+        log.info("session %s deleted (%d messages, %d summaries)", session_id, deleted.messages, deleted.summaries)
+    return SessionDeleted(
+        session_id=session_id,
+        deleted=deleted.session,
+        messages_deleted=deleted.messages,
+        summaries_deleted=deleted.summaries,
+    )

@@ -11,9 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from ragtasks_core.contract import ID_PATTERN
 
 from ..deps import require_api_key
-from ..schemas import TaskStatus
+from ..models.tasks import TaskStatus
+from ..safe_body import SafeJsonRoute
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1/tasks", tags=["tasks"], dependencies=[Depends(require_api_key)], route_class=SafeJsonRoute
+)
 
 
 def _read(app: Any, task_id: str) -> TaskStatus:

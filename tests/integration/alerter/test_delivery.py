@@ -1,5 +1,6 @@
 """End to end delivery: 45009 and -1 retried, 93000 dead-lettered and redelivered after the key is
-fixed, Alertmanager's five alerts grouped into one message, the webhook key never leaked."""
+fixed, Alertmanager's five alerts grouped into one message, the webhook key never leaked, hostile
+markdown in an alert delivered as plain text, language and time zone taken from the settings."""
 
 from __future__ import annotations
 
@@ -113,7 +114,9 @@ def test_frequency_limit_and_busy_are_retried_and_alertmanager_is_grouped(
     assert attempts[1].at - attempts[0].at >= 3 - 0.05
     assert attempts[2].at - attempts[1].at >= 1 - 0.05
     content = attempts[2].content
-    assert content.startswith("**[FIRING:5] alertmanager**")
+    # Chinese templates and Beijing time by default (RAGTASKS_ALERT_LANGUAGE=zh, RAGTASKS_TIMEZONE=Asia/Shanghai).
+    assert content.startswith("**[告警中:5] alertmanager**"), content
+    assert "开始于 2025-01-01 08:00:00 UTC+8" in content, content
     for q in ["summarizer", "evaluator", "alerter", "gateway", "beat"]:
         assert f"Task failures on {q}" in content
 
@@ -166,3 +169,34 @@ def test_a_dead_wecom_letter_stays_listed_while_the_webhook_channel_succeeds(
         assert detail["delivery_channels"] == {"wecom": "sent", "webhook": "sent"}
     assert len(wecom.generic) == 2  # the webhook was not sent again
     assert wecom.messages()[0].key == GOOD_KEY and "Disk almost full" in wecom.messages()[0].content
+
+
+def test_hostile_markdown_in_an_alert_reaches_the_robot_as_plain_text(
+    worker_env: dict[str, str], start_worker: Any, start_gateway: Any, wecom: FakeWeCom
+) -> None:
+    env = {
+        **worker_env,
+        "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(),
+        "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
+        "RAGTASKS_ALERT_LANGUAGE": "en",
+        "RAGTASKS_TIMEZONE": "UTC",
+        "RAGTASKS_ALERT_LINK_HOSTS": "grafana.example.com",
+    }
+    start_worker("alerter", env, concurrency=1)
+    gw = start_gateway(env)
+    title = "[SSO](http://evil.example/login) ![x](http://evil.example/p.png) <http://evil.example/a>"
+    alert = {
+        **_alert("phish:1", "manual", title=title),
+        "body": "[click](javascript:alert(1)) [dashboard](https://grafana.example.com/d/x)",
+        "labels": {"runbook": "[r](http://evil.example/r)"},
+    }
+    with gateway_client(gw.port) as client:
+        r = client.post("/v1/alerts", json=alert, headers=auth())
+        assert r.status_code == 202, r.text
+        wait_until(lambda: len(wecom.messages()) == 1, 30, message="the message")
+    content = wecom.messages()[0].content
+    assert content.startswith("**[FIRING:1] manual**"), content  # RAGTASKS_ALERT_LANGUAGE=en reached the worker
+    assert "SSO (hxxp://evil［.］example/login)" in content, content
+    assert "http://evil.example" not in content and "javascript:" not in content, content
+    assert "[dashboard](https://grafana.example.com/d/x)" in content  # the listed host still links
+    assert content.count("](") == 1, content

@@ -48,11 +48,11 @@ def test_burst_of_1000_empty_retrievals_is_one_alert_and_one_resolved(
 
     wait_until(lambda: len(wecom.messages()) >= 1, 30, message="the firing message")
     first = wecom.messages()[0]
-    assert "[FIRING:1] empty_retrieval" in first.content and "kb-burst" in first.content
+    assert "[告警中:1] empty_retrieval" in first.content and "kb-burst" in first.content
     # The window empties after WINDOW seconds; beat's flush finds the rule cleared.
     wait_until(lambda: len(wecom.messages()) >= 2, 40, message="the resolved message")
     second = wecom.messages()[1]
-    assert "[RESOLVED:1] empty_retrieval" in second.content
+    assert "[已恢复:1] empty_retrieval" in second.content
     # The resolved message shows the window as it is now, not the firing numbers.
     assert "0 of 0 retrievals returned nothing" in second.content and "Rule:" not in second.content
     time.sleep(3)  # nothing more comes: no storm, no repeat

@@ -19,6 +19,27 @@ from tests.support.procs import wait_until
 FINGERPRINT = "task_failure:ragtasks.summarizer.summarize_session:PermanentLLMError"
 
 
+def _failing_llm(
+    worker_env: dict[str, str],
+    make_settings: Callable[..., Settings],
+    fake_llm: FakeOpenAI,
+    wecom: FakeWeCom,
+    **tuning: str,
+) -> tuple[dict[str, str], Settings]:
+    """Worker environment and gateway settings with an LLM that answers 400 three times (a
+    permanent error: no retry, the task fails for good) and alerts going to the robot."""
+    fake_llm.push(*[Reply(status=400)] * 3)
+    overrides = {
+        "LLM_BASE_URL": fake_llm.base_url,
+        "LLM_API_KEY": "sk-test",
+        "LLM_RATE_LIMIT": "100/s",
+        "WECOM_WEBHOOK_URL": wecom.url(),
+        **tuning,
+    }
+    env = {**worker_env, **{f"RAGTASKS_{k}": v for k, v in overrides.items()}}
+    return env, make_settings(**{k.lower(): v for k, v in overrides.items()})
+
+
 def test_failed_for_good_tasks_become_one_grouped_alert(
     worker_env: dict[str, str],
     start_worker: Any,
@@ -27,19 +48,10 @@ def test_failed_for_good_tasks_become_one_grouped_alert(
     wecom: FakeWeCom,
     db: Any,
 ) -> None:
-    fake_llm.push(*[Reply(status=400)] * 3)  # a permanent error: no retry, the task fails for good
-    overrides = {
-        "LLM_BASE_URL": fake_llm.base_url,
-        "LLM_API_KEY": "sk-test",
-        "LLM_RATE_LIMIT": "100/s",
-        "SUMMARY_KEEP_RECENT_MESSAGES": "0",
-        "WECOM_WEBHOOK_URL": wecom.url(),
-        "ALERT_GROUP_WAIT_SECONDS": "2",
-    }
-    env = {**worker_env, **{f"RAGTASKS_{k}": v for k, v in overrides.items()}}
+    tuning = {"SUMMARY_KEEP_RECENT_MESSAGES": "0", "ALERT_GROUP_WAIT_SECONDS": "2"}
+    env, settings = _failing_llm(worker_env, make_settings, fake_llm, wecom, **tuning)
     start_worker("summarizer", env, concurrency=2)
     start_worker("alerter", env, concurrency=1)
-    settings = make_settings(**{k.lower(): v for k, v in overrides.items()})
     with TestClient(create_app(settings)) as client:
         task_ids = []
         for i in range(3):
@@ -78,28 +90,18 @@ def test_an_evaluator_task_failed_for_good_raises_the_alert(
     make_settings: Callable[..., Settings],
     fake_llm: FakeOpenAI,
     wecom: FakeWeCom,
-    db: Any,
 ) -> None:
     # The LLM refuses the question-writing call with 400: PermanentLLMError, no retry, FAILURE.
-    fake_llm.push(*[Reply(status=400)] * 3)
-    overrides = {
-        "LLM_BASE_URL": fake_llm.base_url,
-        "LLM_API_KEY": "sk-test",
-        "LLM_RATE_LIMIT": "100/s",
-        "WECOM_WEBHOOK_URL": wecom.url(),
-        "ALERT_GROUP_WAIT_SECONDS": "1",
-    }
-    env = {**worker_env, **{f"RAGTASKS_{k}": v for k, v in overrides.items()}}
+    env, settings = _failing_llm(worker_env, make_settings, fake_llm, wecom, ALERT_GROUP_WAIT_SECONDS="1")
     start_worker("evaluator", env, concurrency=1)
     start_worker("alerter", env, concurrency=1)
-    settings = make_settings(**{k.lower(): v for k, v in overrides.items()})
     with TestClient(create_app(settings)) as client:
         load_kb(client, "kb-fail", LEE[:5])
         start_evaluation(client, "kb-fail", 3, seed=1)
         wait_until(lambda: len(wecom.messages()) >= 1, 60, message="the evaluator failure alert message")
         time.sleep(2)  # nothing more comes
         [message] = wecom.messages()
-        assert "[FIRING:1] task_failure" in message.content
+        assert "[告警中:1] task_failure" in message.content
         assert "ragtasks.evaluator.evaluate_batch failed for good: PermanentLLMError" in message.content
         [alert] = client.get("/v1/alerts", params={"source": "task_failure"}, headers=auth()).json()["alerts"]
         assert alert["fingerprint"] == EVAL_FINGERPRINT and alert["occurrences"] == 1

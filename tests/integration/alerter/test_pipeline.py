@@ -91,7 +91,7 @@ def test_dedup_group_wait_one_message_then_resolved(
     [outcome] = deliver_all(db, ids, clock, alerter_settings, http)
     assert outcome.action == "sent"
     [msg] = wecom.messages()
-    assert "[FIRING:2] api" in msg.content and "×4" in msg.content
+    assert "[告警中:2] api" in msg.content and "共 4 次" in msg.content
     doc = db[store.ALERTS].find_one({"fingerprint": "fp-1"})
     assert doc["occurrences"] == 4 and doc["delivery"]["state"] == "sent"
     assert [a["outcome"] for a in doc["attempts"]] == ["sent"]
@@ -101,7 +101,7 @@ def test_dedup_group_wait_one_message_then_resolved(
     clock.advance(10)
     ids = service.flush_group(db, "api", clock(), alerter_settings)
     deliver_all(db, ids, clock, alerter_settings, http)
-    assert "[RESOLVED:1] api" in wecom.messages()[-1].content
+    assert "[已恢复:1] api" in wecom.messages()[-1].content
     # A new firing of the same fingerprint is a new episode (a new alert document).
     service.raise_alert(db, alert("fp-1"), clock(), group_wait=10)
     assert db[store.ALERTS].count_documents({"fingerprint": "fp-1"}) == 2

@@ -1,8 +1,9 @@
 """A stand-in for a RAG service's retrieval endpoint: BM25 (bm25s) over chunks it was given.
 
-Speaks what ``RAGTASKS_RETRIEVER=http`` expects: ``POST {"query", "top_k"}`` ->
-``{"results": [{"chunk_id": ..., "score": ...}]}``. Tests can corrupt its index (delete chunks),
-and make it answer empty lists, errors or slowly for questions that contain a marker word.
+Speaks what ``RAGTASKS_RETRIEVER=http`` expects: ``POST {"query", "top_k", "kb_id"}`` ->
+``{"results": [{"chunk_id": ..., "score": ...}]}``, on any path (a URL template puts the KB in
+it); a body that ``docs/retriever.schema.json`` refuses gets a 422. Tests can corrupt its index
+(delete chunks), and make it answer empty lists, errors or slowly for questions that contain a marker word.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from ragtasks_evaluator.retrievers import Bm25Retriever
+
+_SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "retriever.schema.json").read_text())
+REQUEST_SCHEMA = jsonschema.Draft202012Validator({**_SCHEMA, "$ref": "#/$defs/request"})
 
 
 class FakeRetriever:
@@ -26,6 +33,8 @@ class FakeRetriever:
         self.slow_seconds = 0.0
         self.requests = 0
         self.top_ks: list[int] = []  # the top_k of every request, in arrival order
+        self.calls: list[tuple[str, str]] = []  # (path, kb_id) of every request
+        self.invalid: list[str] = []  # why a request body broke the documented contract
         self._lock = threading.Lock()
         self._rebuild()
         self._server: ThreadingHTTPServer | None = None
@@ -41,8 +50,12 @@ class FakeRetriever:
 
     @property
     def url(self) -> str:
+        return f"{self.base}/retrieve"
+
+    @property
+    def base(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/retrieve"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def _answer(self, query: str, top_k: int) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -66,8 +79,15 @@ class FakeRetriever:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                errors = [e.message for e in REQUEST_SCHEMA.iter_errors(body)]
+                with fake._lock:
+                    fake.calls.append((self.path, str(body.get("kb_id"))))
+                    fake.invalid.extend(errors)
+                payload: dict[str, Any]
                 if self.headers.get("Authorization") != f"Bearer {fake.token}":
                     status, payload = 401, {"error": "unauthorized"}
+                elif errors:
+                    status, payload = 422, {"errors": errors}
                 else:
                     if fake.slow_seconds:
                         time.sleep(fake.slow_seconds)

@@ -25,8 +25,13 @@ def start_evaluation(client: Any, kb_id: str, sample_size: int, seed: int, k: li
     return str(r.json()["evaluation_id"])
 
 
-def wait_evaluation(client: Any, evaluation_id: str, timeout: float = 90, *, appears: bool = False) -> dict[str, Any]:
-    """Poll until done or failed; ``appears``: the evaluation may not exist yet (nightly creates it later)."""
+def wait_evaluation(
+    client: Any, evaluation_id: str, timeout: float = 90, *, appears: bool = False, rows: bool = True
+) -> dict[str, Any]:
+    """Poll until done or failed; ``appears``: the evaluation may not exist yet (nightly creates it later).
+
+    ``rows``: the report's rows, read page by page from ``/rows``, are added as ``details``.
+    """
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -39,9 +44,23 @@ def wait_evaluation(client: Any, evaluation_id: str, timeout: float = 90, *, app
         alert = body.get("alert") or {}
         # The report is written first, then its recall-drop alert is published: wait for both.
         if body["status"] in ("done", "failed") and not (alert.get("fired") and not alert.get("published")):
+            if rows and "details" not in body:
+                body["details"] = all_rows(client, evaluation_id)
             return body
         time.sleep(0.3)
     raise TimeoutError(f"evaluation {evaluation_id} still {body.get('status')} ({body.get('progress')})")
+
+
+def all_rows(client: Any, evaluation_id: str) -> list[dict[str, Any]]:
+    """Every row of a report, through the paged ``GET /v1/evaluations/{id}/rows``."""
+    found: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        r = client.get(f"/v1/evaluations/{evaluation_id}/rows", params={"offset": offset, "limit": 500}, headers=auth())
+        assert r.status_code == 200, r.text
+        found.extend(r.json()["rows"])
+        offset = r.json()["next_offset"]
+    return found
 
 
 def drain_tasks(broker_url: str, queue: str, task: str, timeout: float = 10) -> list[dict[str, Any]]:

@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
-from ragtasks_evaluator import logic, service, store
+from ragtasks_evaluator import evaluation, questions, report, retrieval, store
+from ragtasks_evaluator.maintenance import maintain_kb
 from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.helpers import LEE, load_kb
 
@@ -32,6 +33,7 @@ class InlineEvaluator:
 
     def __init__(self, db: Any, settings: Settings) -> None:
         self.db, self.settings = db, settings
+        self.retrievers = retrieval.Retrievers(settings)  # what a worker's runtime holds
         self.queue: deque[tuple[TaskName, dict[str, Any]]] = deque()
         self.alerts: list[RaiseAlert] = []
 
@@ -53,24 +55,24 @@ class InlineEvaluator:
     def run(self, name: TaskName, kwargs: dict[str, Any]) -> None:
         evaluation_id = kwargs.get("evaluation_id", "")
         if name is TaskName.RUN_EVALUATION:
-            generator = logic.OFFLINE_QUESTION_GENERATOR
-            service.start_evaluation(
+            generator = questions.OFFLINE_QUESTION_GENERATOR
+            evaluation.start_evaluation(
                 self.db, evaluation_id, settings=self.settings, question_generator=generator, publish=self.publish
             )
         elif name is TaskName.EVALUATE_BATCH:
             doc = store.load_evaluation(self.db, evaluation_id)
             assert doc is not None
-            service.evaluate_batch(
+            evaluation.evaluate_batch(
                 self.db,
                 evaluation_id,
                 kwargs["batch"],
-                writer=service.offline_writer,
-                retriever=service.build_retriever(self.settings, self.db, doc["kb_id"]),
+                writer=questions.offline_writer,
+                retriever=self.retrievers.build(self.db, doc["kb_id"]),
                 questions_per_call=self.settings.eval_questions_per_llm_call,
                 publish=self.publish,
             )
         elif name is TaskName.FINALIZE_EVALUATION:
-            service.finalize_evaluation(self.db, evaluation_id, settings=self.settings, publish=self.publish)
+            report.finalize_evaluation(self.db, evaluation_id, settings=self.settings, publish=self.publish)
         elif name is TaskName.RAISE_ALERT:
             self.alerts.append(RaiseAlert.model_validate(kwargs))  # the alerter's contract, by name
         else:
@@ -92,7 +94,7 @@ def test_damaged_builtin_index_drops_recall_raises_the_alert_and_maintenance_rep
     assert evaluator.alerts == []
 
     # A third of the index vanishes (Mongo, the source of truth, keeps every chunk).
-    index = service.vector_index(settings)
+    index = evaluator.retrievers.index
     ids = sorted(c["chunk_id"] for c in LEE)
     index.delete(kb, random.Random(5).sample(ids, len(ids) // 3))
     assert index.count(kb) == len(ids) - len(ids) // 3
@@ -107,7 +109,7 @@ def test_damaged_builtin_index_drops_recall_raises_the_alert_and_maintenance_rep
 
     # Nightly maintenance (it also merges the corpus's duplicate chunks) aligns the index with
     # Mongo's active chunks again, and recall comes back; a recovery raises no alert.
-    report = service.maintain_kb(db, kb, settings=settings, index=index)
+    report = maintain_kb(db, kb, settings=settings, retrievers=evaluator.retrievers)
     active = len(store.chunks(db, kb, active_only=True))
     assert report["active"] == active and index.count(kb) == active, report
     assert report["index"]["upserted"] > 0

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from ragtasks_core.contract import TaskName
 from ragtasks_core.settings import Settings
-from ragtasks_evaluator import logic
+from ragtasks_evaluator import logic, questions
 from ragtasks_evaluator.retrievers import Bm25Retriever
 from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.fake_retriever import FakeRetriever
@@ -53,7 +53,11 @@ def test_bm25_recall_on_lee_is_sensible_stable_and_rerun_is_harmless(
     assert first["question_generator"].startswith("offline-")
     assert first["progress"] == {"done": 40, "total": 40, "batches_done": 4, "batches": 4, "fraction": 1.0}
     metrics = first["metrics"]
-    assert set(metrics) == {f"{m}@{k}" for m in ("hit_rate", "mrr") for k in (1, 5, 10)}
+    names = ("hit_rate", "recall", "precision", "mrr", "ndcg", "map")
+    assert set(metrics) == {f"{m}@{k}" for m in names for k in (1, 5, 10)}
+    # One relevant chunk per generated question: recall is the hit rate, precision@k is hit rate / k.
+    assert metrics["recall@5"] == metrics["hit_rate@5"] and metrics["precision@1"] == metrics["hit_rate@1"]
+    assert metrics["mrr@10"] <= metrics["ndcg@10"] <= metrics["hit_rate@10"]
     assert metrics["hit_rate@10"] >= 0.95, metrics  # measured: 1.0 on this sample
     assert metrics["hit_rate@1"] <= metrics["hit_rate@5"] <= metrics["hit_rate@10"]
     assert len(first["details"]) == 40
@@ -80,6 +84,7 @@ def test_bm25_recall_on_lee_is_sensible_stable_and_rerun_is_harmless(
     text = metrics_text(worker.port)
     assert metric_value(text, "ragtasks_eval_hit_rate", {"kb": "lee", "k": "10"}) == metrics["hit_rate@10"]
     assert metric_value(text, "ragtasks_eval_mrr", {"kb": "lee", "k": "1"}) == metrics["mrr@1"]
+    assert metric_value(text, "ragtasks_eval_ndcg", {"kb": "lee", "k": "5"}) == metrics["ndcg@5"]
 
 
 def test_recall_drop_when_a_third_of_the_index_is_deleted_raises_the_alert(
@@ -144,8 +149,8 @@ def test_empty_answers_and_errors_are_misses_not_crashes_or_dropped_rows(
     sample = logic.sample_ids([c["chunk_id"] for c in subset], 12, 5)
     text = {c["chunk_id"]: c["text"] for c in subset}
     empty, failing = sample[:3], sample[3:5]
-    fake_retriever.empty_for = {logic.offline_question(text[i]) for i in empty}
-    fake_retriever.error_for = {logic.offline_question(text[i]) for i in failing}
+    fake_retriever.empty_for = {questions.offline_question(text[i]) for i in empty}
+    fake_retriever.error_for = {questions.offline_question(text[i]) for i in failing}
     start_worker("evaluator", env, concurrency=1)
     load_kb(api, "small", subset)
     report = wait_evaluation(api, start_evaluation(api, "small", 12, seed=5))
@@ -156,8 +161,8 @@ def test_empty_answers_and_errors_are_misses_not_crashes_or_dropped_rows(
     reference = Bm25Retriever(sorted(c["chunk_id"] for c in LEE), [c["text"] for c in sorted(LEE, key=_id)])
     expected = {}
     for i in sample:
-        retrieved = [] if i in empty or i in failing else reference.search(logic.offline_question(text[i]), 25)
-        expected[i] = (logic.rank_of([i], retrieved), retrieved, i in failing)
+        retrieved = [] if i in empty or i in failing else reference.search(questions.offline_question(text[i]), 25)
+        expected[i] = (logic.rank_of([i], retrieved), retrieved[:10], i in failing)  # a row keeps max(k) ids
     rows = {d["chunk_id"]: d for d in report["details"]}
     assert sorted(rows) == sorted(sample)
     got = {i: (r["rank"], r["retrieved"], r["error"] is not None) for i, r in rows.items()}
@@ -168,7 +173,9 @@ def test_empty_answers_and_errors_are_misses_not_crashes_or_dropped_rows(
     assert report["counts"]["retrieval_errors"] == 2
     assert report["counts"]["empty_retrievals"] == sum(1 for _, ids, _ in expected.values() if not ids)
     assert report["counts"]["misses"] == sum(1 for r in ranks if r is None) and report["counts"]["rows"] == 12
-    assert report["metrics"] == logic.score(ranks, [1, 5, 10])
+    scored = logic.score(ranks, [1, 5, 10])
+    assert {key: report["metrics"][key] for key in scored} == scored
+    assert report["metrics"] == logic.score_rows(sample, rows, [1, 5, 10])
 
 
 def _id(chunk: dict[str, str]) -> str:
@@ -198,9 +205,9 @@ def test_llm_questions_batched_json_with_retry_and_labelled_fallback(
     report = wait_evaluation(api, start_evaluation(api, "llm", 6, seed=1))
     assert report["status"] == "done", report
     assert report["question_generator"] == "llm:fake-model"
-    assert report["counts"]["question_sources"] == {"llm:fake-model": 5, "offline-keywords-v1": 1}
-    questions = sorted(d["question"] for d in report["details"] if d["question_source"] == "llm:fake-model")
-    assert questions == ["Q five?", "Q four?", "Q one?", "Q three?", "Q two?"]
+    assert report["counts"]["question_sources"] == {"llm:fake-model": 5, questions.OFFLINE_QUESTION_GENERATOR: 1}
+    written = sorted(d["question"] for d in report["details"] if d["question_source"] == "llm:fake-model")
+    assert written == ["Q five?", "Q four?", "Q one?", "Q three?", "Q two?"]
     requests = fake_llm.chat_requests()
     assert len(requests) == 3  # the 503, then one call per 3 chunks
     assert requests[1].body["response_format"] == {"type": "json_object"}

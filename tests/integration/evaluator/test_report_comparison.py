@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ragtasks_core.contract.evaluator import EVALUATIONS
+from ragtasks_core.documents.evaluations import COLLECTION as EVALUATIONS
 from ragtasks_evaluator import store
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)

@@ -118,9 +118,9 @@ def test_a_prometheus_rule_reaches_wecom_through_alertmanager(
         wait_until(lambda: len(wecom.messages()) >= 1, 30, 0.2, "the alert at the WeCom robot")
 
         [message] = wecom.messages()
-        assert message.content.startswith("**[FIRING:1] alertmanager**"), message.content
+        assert message.content.startswith("**[告警中:1] alertmanager**"), message.content
         assert SUMMARY in message.content and f"alertname={ALERT}" in message.content
-        assert "severity=warning" in message.content and "source=alertmanager" in message.content
+        assert "severity=warning" in message.content and "来源=alertmanager" in message.content
 
         # Alertmanager held it and notified the ragtasks receiver once, without a failure (a
         # wrong or missing bearer token would be a failed notification: 401).
@@ -153,7 +153,7 @@ def test_a_prometheus_rule_reaches_wecom_through_alertmanager(
         assert client.post("/v1/retrieval-events", json=switch, headers=auth(API_KEY)).status_code == 202
         wait_until(lambda: len(wecom.messages()) == 2, 20, 0.2, "the resolution at the WeCom robot")
         resolved = wecom.messages()[1].content
-        assert resolved.startswith("**[RESOLVED:1] alertmanager**") and f"alertname={ALERT}" in resolved, resolved
+        assert resolved.startswith("**[已恢复:1] alertmanager**") and f"alertname={ALERT}" in resolved, resolved
         wait_until(lambda: [a["status"] for a in listed()] == ["resolved"], 10, 0.2, "the alert to be resolved")
         assert listed()[0]["notified_status"] == "resolved"
         assert am.notifications("webhook") == (2.0, 0.0)

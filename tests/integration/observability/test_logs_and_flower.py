@@ -53,8 +53,11 @@ def test_worker_logs_are_json_with_task_fields_and_no_secrets(
 def test_flower_sees_the_workers_and_their_task_events(
     worker_env: dict[str, str], start_worker: Any, start_gateway: Any, tmp_path: Any
 ) -> None:
-    start_worker("alerter", worker_env, concurrency=1)
-    gateway = start_gateway(worker_env)
+    # The worker starts with task events off (the default): Flower turns them on itself.
+    assert "RAGTASKS_WORKER_SEND_TASK_EVENTS" not in worker_env
+    worker = start_worker("alerter", worker_env, concurrency=1)
+    # "sent" events come from publishers, which no remote control reaches: a setting.
+    gateway = start_gateway({**worker_env, "RAGTASKS_TASK_SEND_SENT_EVENT": "true"})
     port = free_port()
     env = {**os.environ, **worker_env, "FLOWER_UNAUTHENTICATED_API": "true"}
     with open(tmp_path / "flower.log", "wb") as log:
@@ -75,6 +78,8 @@ def test_flower_sees_the_workers_and_their_task_events(
             return any(name.startswith("alerter-") for name in body)
 
         wait_until(workers, 60, 1.0, "Flower to list the alerter worker")
+        # Flower enables the worker's task events by remote control (periodically, from its start).
+        wait_until(lambda: "enabled by remote" in worker.log_text(), 60, 0.5, "Flower to enable the worker's events")
         # Task events: "sent" comes from the publisher -- here the gateway (task_send_sent_event) --
         # the rest from the worker (worker_send_task_events). Without either, Flower's task view
         # stays incomplete.
@@ -90,7 +95,13 @@ def test_flower_sees_the_workers_and_their_task_events(
             info: dict[str, Any] | None = tasks.get(task_id)
             return info if info and info.get("state") == "SUCCESS" and info.get("sent") else None
 
-        wait_until(lambda: task_seen() is not None, 60, 1.0, "Flower to see the task's sent and succeeded events")
+        wait_until(
+            lambda: task_seen() is not None,
+            60,
+            1.0,
+            "Flower to see the task's sent and succeeded events",
+            detail=lambda: str(httpx.get(f"http://127.0.0.1:{port}/api/tasks", timeout=10).json().get(task_id)),
+        )
         info = task_seen()
         assert info is not None and info["name"] == TaskName.RAISE_ALERT.value and info["received"]
     finally:

@@ -151,8 +151,8 @@ def test_success_ratio_read_back_through_prometheus(
         # Two messages reached the robot: the summarizer's failure alert (its two failures share one
         # fingerprint) and the empty-retrieval alert. The counter must agree with the robot.
         assert sorted(m.content.split("**")[1] for m in wecom.messages()) == [
-            "[FIRING:1] empty_retrieval",
-            "[FIRING:1] task_failure",
+            "[告警中:1] empty_retrieval",
+            "[告警中:1] task_failure",
         ]
         prom.wait_for(lambda: prom.value('sum(ragtasks_alerts_total{channel="wecom",outcome="sent"})') == 2.0, 30)
         prom.wait_for(

@@ -16,15 +16,15 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ragtasks_core.alerting import NOTIFICATIONS
 from ragtasks_core.contract import TaskName
+from ragtasks_core.documents.alerts import NOTIFICATIONS
 from ragtasks_core.settings import Settings
 from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.helpers import LEE, load_kb, start_evaluation, wait_evaluation
 from tests.integration.helpers import auth, wait_task
 from tests.integration.publishing.helpers import ragtasks
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import wait_until
+from tests.support.procs import free_port, wait_until
 
 # argv: broker URL, then a JSON list of [label, method, args, kwargs]: calls on one TaskPublisher.
 PRODUCER = r"""
@@ -118,7 +118,9 @@ def test_raw_pika_producer_runs_every_task(
         # The alerter stored the alert's notification and delivered it: deliver it again by id.
         wait_until(lambda: db[NOTIFICATIONS].count_documents({"state": "sent"}) == 1, 60, 0.3, "the notification")
         [note] = db[NOTIFICATIONS].find({})
-        ids |= produce(url, [raw(T.DELIVER_ALERT, notification_id=note["_id"])])
+        # This producer's URL is a failover list whose first host refuses connections: pika moves on.
+        failover = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F;{url}"
+        ids |= produce(failover, [raw(T.DELIVER_ALERT, notification_id=note["_id"])])
         assert set(ids) == {t.value for t in TaskName}, "every task name is published"
 
         # The operator CLI publishes through the same pika publisher, validating first.

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from ragtasks_core import mongo
+from ragtasks_core import documents
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.summarizer import SummarizeSession
 from ragtasks_core.settings import Settings
@@ -59,7 +59,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 def test_missed_session_is_claimed_and_published_exactly_once(db: Any, settings: Settings) -> None:
     """A crash between storing the messages and claiming the slot: past the threshold, nothing pending."""
-    mongo.ensure_indexes(db)
+    documents.ensure_indexes(db)
     db.sessions.insert_many(
         [
             _session("missed", age=60, tokens=150, last_seq=8),
@@ -87,7 +87,7 @@ def test_missed_session_is_claimed_and_published_exactly_once(db: Any, settings:
 
 def test_stale_published_pending_is_republished_once_with_its_task_id(db: Any, settings: Settings) -> None:
     """Published long ago and still pending: the message was lost or dead-lettered."""
-    mongo.ensure_indexes(db)
+    documents.ensure_indexes(db)
 
     def pending(task_id: str, published_ago: float) -> dict[str, Any]:
         at = NOW - timedelta(seconds=published_ago)
@@ -117,14 +117,14 @@ def test_stale_published_pending_is_republished_once_with_its_task_id(db: Any, s
 def test_sweep_indexes_exist_and_both_clients_build_the_same(db: Any, settings: Settings) -> None:
     """The "missed" query has a partial index with the query's own filter; expired outbox
     records have a TTL. (The portable subset: TTL indexes exist; when they fire is not asserted.)"""
-    mongo.ensure_indexes(db)
+    documents.ensure_indexes(db)
     sessions = {tuple(i["key"].items()): i for i in db.sessions.list_indexes()}
     missed = sessions[(("tokens_since_summary", 1), ("updated_at", 1))]
-    assert missed["partialFilterExpression"] == mongo.NO_PENDING_SUMMARY
+    assert missed["partialFilterExpression"] == documents.sessions.NO_PENDING_SUMMARY
     assert (("summary_pending.published", 1), ("summary_pending.published_at", 1)) in sessions
     outbox = {tuple(i["key"].items()): i for i in db.outbox.list_indexes()}
-    assert outbox[(("expired_at", 1),)]["expireAfterSeconds"] == mongo.OUTBOX_RETENTION_SECONDS
-    assert outbox[(("published_at", 1),)]["expireAfterSeconds"] == mongo.OUTBOX_RETENTION_SECONDS
+    assert outbox[(("expired_at", 1),)]["expireAfterSeconds"] == documents.outbox.RETENTION_SECONDS
+    assert outbox[(("published_at", 1),)]["expireAfterSeconds"] == documents.outbox.RETENTION_SECONDS
 
     def names(database: Any) -> dict[str, set[str]]:
         return {c: {i["name"] for i in database[c].list_indexes()} for c in database.list_collection_names()}
@@ -136,7 +136,7 @@ def test_sweep_indexes_exist_and_both_clients_build_the_same(db: Any, settings: 
         client: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_url)
         other = client[settings.mongodb_db + "_async"]
         try:
-            await mongo.ensure_indexes_async(other)
+            await documents.ensure_indexes_async(other)
             for name in await other.list_collection_names():
                 seen[name] = {i["name"] async for i in await other[name].list_indexes()}
         finally:

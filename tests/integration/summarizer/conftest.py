@@ -19,6 +19,7 @@ from ragtasks_core.settings import Settings
 from ragtasks_core.tokens import count_message_tokens
 from ragtasks_gateway.app import create_app
 from tests.support.fake_openai import FakeOpenAI, Reply, Request
+from tests.support.procs import Proc, wait_until
 
 MARKER_RE = re.compile(r"\[\[([A-Za-z0-9_-]+)\]\]")
 
@@ -153,6 +154,45 @@ def api() -> Iterator[Callable[[Settings], TestClient]]:
         client.__exit__(None, None, None)
 
 
+@dataclass
+class Rig:
+    """What a summarizer reliability test drives, as one fixture: the run's worker environment,
+    the routed fake LLM, worker processes, the database, a Celery client that publishes, and
+    in-process gateways that read task states."""
+
+    worker_env: dict[str, str]
+    llm: RoutedFakeOpenAI
+    start_worker: Callable[..., Any]
+    settings_for: Callable[[dict[str, str]], Settings]
+    celery: Any
+    db: Any
+    api: Callable[[Settings], TestClient]
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """``llm_env`` of the run's environment and the routed fake LLM."""
+        return llm_env(self.worker_env, self.llm, **overrides)
+
+    def client(self, env: dict[str, str]) -> TestClient:
+        """An in-process gateway on ``env``."""
+        return self.api(self.settings_for(env))
+
+    def publish(self, session_id: str, task_id: str) -> None:
+        publish_summary(self.celery, session_id, task_id)
+
+
+@pytest.fixture
+def rig(
+    worker_env: dict[str, str],
+    routed_llm: RoutedFakeOpenAI,
+    start_worker: Callable[..., Proc],
+    settings_for: Callable[[dict[str, str]], Settings],
+    celery_client: Any,
+    db: Any,
+    api: Callable[[Settings], TestClient],
+) -> Rig:
+    return Rig(worker_env, routed_llm, start_worker, settings_for, celery_client, db, api)
+
+
 def task_state(client: TestClient, task_id: str) -> dict[str, Any]:
     from tests.integration.helpers import auth
 
@@ -168,9 +208,9 @@ def wait_states(
     """Poll every task until terminal; record every state observed on the way in ``seen``."""
     from tests.integration.helpers import TERMINAL
 
-    deadline = time.monotonic() + timeout
     final: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline and len(final) < len(task_ids):
+
+    def poll() -> dict[str, dict[str, Any]]:
         for task_id in task_ids:
             if task_id in final:
                 continue
@@ -179,7 +219,11 @@ def wait_states(
                 seen.setdefault(task_id, set()).add(body["state"])
             if body["state"] in TERMINAL:
                 final[task_id] = body
-        time.sleep(0.1)
-    missing = [t for t in task_ids if t not in final]
-    assert not missing, f"tasks not finished after {timeout}s: {missing}"
-    return final
+        return final
+
+    def missing() -> str:
+        return f"tasks not finished: {[t for t in task_ids if t not in final]}"
+
+    return wait_until(
+        poll, timeout, 0.1, "every task to finish", until=lambda f: len(f) == len(task_ids), detail=missing
+    )

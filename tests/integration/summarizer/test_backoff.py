@@ -14,18 +14,15 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
 from ragtasks_core.metrics import TASK_OUTCOMES
-from ragtasks_core.settings import Settings
 from tests.support.fake_openai import Reply
 from tests.support.procs import metric_value, metrics_text, wait_until
 from tests.support.services import Vhost
 
-from .conftest import RoutedFakeOpenAI, gaps, llm_env, publish_summary, seed_session, task_state, wait_states
+from .conftest import Rig, gaps, publish_summary, seed_session, task_state, wait_states
 
 EARLY = 0.3  # a retry may never come sooner than its countdown (less clock jitter)
 # Broker delay queues + worker pick-up on a busy 2-core machine (CI runs slower than a quiet one).
@@ -39,31 +36,17 @@ def assert_schedule(observed: list[float], expected: list[float]) -> None:
         assert want - EARLY <= got <= want + LATE, (observed, expected)
 
 
-def test_backoff_schedules_and_failures(
-    worker_env: dict[str, str],
-    routed_llm: RoutedFakeOpenAI,
-    start_worker: Any,
-    settings_for: Callable[[dict[str, str]], Settings],
-    db: Any,
-    api: Any,
-) -> None:
+def test_backoff_schedules_and_failures(rig: Rig) -> None:
     fast = Vhost.create()
     try:
-        _run(worker_env, routed_llm, start_worker, settings_for, db, api, fast)
+        _run(rig, fast)
     finally:
         fast.delete()
 
 
-def _run(
-    worker_env: dict[str, str],
-    llm: RoutedFakeOpenAI,
-    start_worker: Any,
-    settings_for: Callable[[dict[str, str]], Settings],
-    db: Any,
-    api: Any,
-    fast: Vhost,
-) -> None:
-    env = llm_env(worker_env, llm, LLM_TIMEOUT_SECONDS="1")
+def _run(rig: Rig, fast: Vhost) -> None:
+    llm, db = rig.llm, rig.db
+    env = rig.env(LLM_TIMEOUT_SECONDS="1")
     fast_env = {**env, "RAGTASKS_BROKER_URL": fast.broker_url, "RAGTASKS_LLM_BACKOFF_BASE_SECONDS": "1"}
     scripts = {
         "default": [Reply(503), Reply(429), Reply(503)],
@@ -80,11 +63,11 @@ def _run(
         contents = [f"[[{marker}]] first message.", "second message.", "third message."]
         seed_session(db, marker, contents, pending_task_id=ids[marker])
 
-    main_worker = start_worker("summarizer", env, concurrency=2)
-    fast_worker = start_worker("summarizer", fast_env, concurrency=1)
-    settings = settings_for(env)
-    client = api(settings)
-    main_app, fast_app = create_celery(settings), create_celery(settings_for(fast_env))
+    main_worker = rig.start_worker("summarizer", env, concurrency=2)
+    fast_worker = rig.start_worker("summarizer", fast_env, concurrency=1)
+    settings = rig.settings_for(env)
+    client = rig.api(settings)
+    main_app, fast_app = create_celery(settings), create_celery(rig.settings_for(fast_env))
     try:
         for marker, task_id in ids.items():
             publish_summary(fast_app if marker == "give_up" else main_app, marker, task_id)

@@ -78,7 +78,8 @@ def test_mongo_connections_stay_flat(
                 f"{label}: before={baseline} warm={warm} during=max {max(samples)} after={after} "
                 f"opened_during={created_after - created_before}"
             )
-            wait_until(lambda b=baseline: connections(client)[0] <= b, 30, 0.2, f"connections closed: {report}")
+            closed = f"connections back to {baseline}: {report}"
+            wait_until(lambda: connections(client)[0], 30, 0.2, closed, until=baseline.__ge__)
             stopped, _ = connections(client)
             report[-1] += f" stopped={stopped}"
             per_process = (warm - baseline) / 2

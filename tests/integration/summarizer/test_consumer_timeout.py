@@ -23,17 +23,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pika
 import pika.exceptions
 
-from ragtasks_core.settings import Settings
 from tests.support.fake_openai import Reply
 from tests.support.services import run_ctl
 
-from .conftest import RoutedFakeOpenAI, gaps, llm_env, publish_summary, seed_session, wait_states
+from .conftest import Rig, gaps, seed_session, wait_states
 
 TIMEOUT_MS = 5000
 COUNTDOWN = 12
@@ -80,31 +78,23 @@ class HeldDelivery(threading.Thread):
             self.reply_code = reason.reply_code
 
 
-def test_retry_countdown_outlasts_consumer_timeout(
-    worker_env: dict[str, str],
-    routed_llm: RoutedFakeOpenAI,
-    start_worker: Any,
-    settings_for: Callable[[dict[str, str]], Settings],
-    celery_client: Any,
-    db: Any,
-    api: Any,
-) -> None:
-    env = llm_env(worker_env, routed_llm)
-    routed_llm.script_for("ct", Reply(503, retry_after=str(COUNTDOWN)))
-    seed_session(db, "ct-1", ["[[ct]] one.", "two.", "three."])
+def test_retry_countdown_outlasts_consumer_timeout(rig: Rig) -> None:
+    env = rig.env()
+    rig.llm.script_for("ct", Reply(503, retry_after=str(COUNTDOWN)))
+    seed_session(rig.db, "ct-1", ["[[ct]] one.", "two.", "three."])
     previous_timeout, previous_tick = get_env("consumer_timeout"), get_env("channel_tick_interval")
     try:
         set_env("channel_tick_interval", "1000")
         set_env("consumer_timeout", str(TIMEOUT_MS))
         try:
-            worker = start_worker("summarizer", env, concurrency=1)
+            worker = rig.start_worker("summarizer", env, concurrency=1)
             control = HeldDelivery(env["RAGTASKS_BROKER_URL"])
         finally:
             set_env("consumer_timeout", previous_timeout)
         control.start()
         task_id = f"ct-{uuid.uuid4().hex[:8]}"
-        publish_summary(celery_client, "ct-1", task_id)
-        body = wait_states(api(settings_for(env)), [task_id], timeout=60)[task_id]
+        rig.publish("ct-1", task_id)
+        body = wait_states(rig.client(env), [task_id], timeout=60)[task_id]
         control.join(30)
     finally:
         set_env("channel_tick_interval", previous_tick)
@@ -115,8 +105,8 @@ def test_retry_countdown_outlasts_consumer_timeout(
     assert control.closed_after is not None and control.closed_after < COUNTDOWN
     # ...while the worker's retry waited 12 s in the broker and then completed, once.
     assert body["state"] == "SUCCESS", body
-    [gap] = gaps(routed_llm.arrivals("ct"))
+    [gap] = gaps(rig.llm.arrivals("ct"))
     print(f"\ncontrol consumer closed after {control.closed_after:.1f}s; retry came {gap:.1f}s later")
     assert COUNTDOWN - 0.3 <= gap <= COUNTDOWN + 1.5
     assert "PRECONDITION_FAILED" not in worker.log_text()
-    assert db.sessions.find_one({"_id": "ct-1"})["summary_upto_seq"] == 2
+    assert rig.db.sessions.find_one({"_id": "ct-1"})["summary_upto_seq"] == 2

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from ragtasks_core.settings import Settings
 from tests.integration.helpers import auth
 from tests.support.procs import wait_until
 
-from .conftest import RoutedFakeOpenAI, llm_env, publish_summary, wait_states
+from .conftest import Rig, wait_states
 
 
 def append(client: Any, session_id: str, *contents: str) -> None:
@@ -38,53 +36,46 @@ def assert_consistent(db: Any, session_id: str) -> dict[str, Any]:
     return session
 
 
-def test_concurrent_summaries_commit_once(
-    worker_env: dict[str, str],
-    routed_llm: RoutedFakeOpenAI,
-    start_worker: Any,
-    settings_for: Callable[[dict[str, str]], Settings],
-    celery_client: Any,
-    db: Any,
-    api: Any,
-) -> None:
-    routed_llm.latency_seconds = 2.0
-    env = llm_env(worker_env, routed_llm, SUMMARY_TRIGGER_TOKENS="100000")
-    start_worker("summarizer", env, concurrency=2)
-    client = api(settings_for(env))
+def test_concurrent_summaries_commit_once(rig: Rig) -> None:
+    rig.llm.latency_seconds = 2.0
+    env = rig.env(SUMMARY_TRIGGER_TOKENS="100000")
+    rig.start_worker("summarizer", env, concurrency=2)
+    client = rig.client(env)
     sid = "race-1"
     append(client, sid, *[f"[[race]] message {i}: the order number is {1000 + i}." for i in range(10)])
 
     # Round 1: the same range twice, at the same moment; more messages arrive mid-flight.
     ids = [f"race-a-{uuid.uuid4().hex[:6]}", f"race-b-{uuid.uuid4().hex[:6]}"]
     for task_id in ids:
-        publish_summary(celery_client, sid, task_id)
-    wait_until(lambda: len(routed_llm.chat_requests()) >= 2, 30, message="both LLM calls in flight")
+        rig.publish(sid, task_id)
+    wait_until(lambda: len(rig.llm.chat_requests()) >= 2, 30, message="both LLM calls in flight")
     append(client, sid, "a new question while summarizing.", "and its answer.")
     final = wait_states(client, ids, timeout=60)
     statuses = sorted(body["result"]["status"] for body in final.values())
     assert statuses == ["committed", "superseded"], final
-    session = assert_consistent(db, sid)
+    session = assert_consistent(rig.db, sid)
     assert session["summary_upto_seq"] == 9  # 10 messages, the newest one kept verbatim
-    assert db.summaries.count_documents({"session_id": sid}) == 1  # the range was recorded once
+    assert rig.db.summaries.count_documents({"session_id": sid}) == 1  # the range was recorded once
 
     # Round 2: overlapping ranges from the same watermark -- one planned before an append, one after.
     first = f"race-c-{uuid.uuid4().hex[:6]}"
-    publish_summary(celery_client, sid, first)
-    wait_until(lambda: len(routed_llm.chat_requests()) >= 3, 30, message="third LLM call in flight")
+    rig.publish(sid, first)
+    wait_until(lambda: len(rig.llm.chat_requests()) >= 3, 30, message="third LLM call in flight")
     append(client, sid, "yet another question.", "yet another answer.")
     second = f"race-d-{uuid.uuid4().hex[:6]}"
-    publish_summary(celery_client, sid, second)
+    rig.publish(sid, second)
     final = wait_states(client, [first, second], timeout=60)
     assert sorted(body["result"]["status"] for body in final.values()) == ["committed", "superseded"], final
-    session = assert_consistent(db, sid)
+    session = assert_consistent(rig.db, sid)
     assert session["summary_upto_seq"] in (11, 13)
 
     # Round 3: whatever is left is folded; the watermark only ever moved forward.
     last = f"race-e-{uuid.uuid4().hex[:6]}"
-    publish_summary(celery_client, sid, last)
+    rig.publish(sid, last)
     body = wait_states(client, [last], timeout=60)[last]
     assert body["state"] == "SUCCESS"
-    session = assert_consistent(db, sid)
+    session = assert_consistent(rig.db, sid)
     assert session["summary_upto_seq"] == 13
-    versions = [c["upto_seq"] for c in db.summaries.find({"session_id": sid, "committed": True}).sort("from_seq", 1)]
+    committed = rig.db.summaries.find({"session_id": sid, "committed": True}).sort("from_seq", 1)
+    versions = [c["upto_seq"] for c in committed]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)

@@ -3,52 +3,38 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any
 
-from ragtasks_core.settings import Settings
 from tests.support.procs import metric_value, metrics_text
 
-from .conftest import RoutedFakeOpenAI, llm_env, publish_summary, seed_session, wait_states
+from .conftest import Rig, seed_session, wait_states
 
 RATE = 2.0  # requests per second: RAGTASKS_LLM_RATE_LIMIT=2/s
 JITTER = 0.15  # from Redis's clock (the limiter) to the fake server's arrival time
 
 
-def test_two_workers_share_one_rate_limit(
-    worker_env: dict[str, str],
-    routed_llm: RoutedFakeOpenAI,
-    start_worker: Any,
-    settings_for: Callable[[dict[str, str]], Settings],
-    celery_client: Any,
-    db: Any,
-    api: Any,
-    tmp_path: Any,
-) -> None:
-    routed_llm.latency_seconds = 0.2
+def test_two_workers_share_one_rate_limit(rig: Rig) -> None:
+    rig.llm.latency_seconds = 0.2
     # MAX_RETRIES=0: a single transient failure would fail the task, so every task that succeeds
     # proves that being held back by the limiter (deferred with a countdown) is not a retry.
-    env = llm_env(
-        worker_env, routed_llm, LLM_RATE_LIMIT="2/s", LLM_MAX_RETRIES="0", LLM_RATE_LIMIT_MAX_WAIT_SECONDS="1"
-    )
+    env = rig.env(LLM_RATE_LIMIT="2/s", LLM_MAX_RETRIES="0", LLM_RATE_LIMIT_MAX_WAIT_SECONDS="1")
     workers = [
-        start_worker("summarizer", env, concurrency=2),
-        start_worker("summarizer", env, concurrency=2),
+        rig.start_worker("summarizer", env, concurrency=2),
+        rig.start_worker("summarizer", env, concurrency=2),
     ]
     count = 16
     ids = []
     for i in range(count):
         session_id = f"rl-{i}"
-        seed_session(db, session_id, [f"[[rl{i}]] hello.", "hi there.", "bye."])
+        seed_session(rig.db, session_id, [f"[[rl{i}]] hello.", "hi there.", "bye."])
         ids.append(f"rl-{i}-{uuid.uuid4().hex[:8]}")
     for i, task_id in enumerate(ids):
-        publish_summary(celery_client, f"rl-{i}", task_id)
+        rig.publish(f"rl-{i}", task_id)
 
-    final = wait_states(api(settings_for(env)), ids, timeout=90)
+    final = wait_states(rig.client(env), ids, timeout=90)
     assert all(body["state"] == "SUCCESS" for body in final.values()), final
     assert all(body["result"]["status"] == "committed" for body in final.values())
 
-    times = sorted(r.at for r in routed_llm.chat_requests())
+    times = sorted(r.at for r in rig.llm.chat_requests())
     assert len(times) == count, len(times)
     interval = 1 / RATE
     # In any window, at most rate*window + 1 requests (burst 1): the k-th request after request i

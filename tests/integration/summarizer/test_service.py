@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ragtasks_core import mongo
+from ragtasks_core import documents
 from ragtasks_summarizer import service, store
 from ragtasks_summarizer.logic import Message
 
@@ -15,7 +15,7 @@ from .conftest import seed_session
 
 @pytest.fixture
 def sdb(db: Any) -> Any:
-    mongo.ensure_indexes(db)
+    documents.ensure_indexes(db)
     return db
 
 

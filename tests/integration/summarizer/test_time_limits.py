@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from celery.result import AsyncResult
 
 from ragtasks_core.contract import TaskName
-from ragtasks_core.settings import Settings
 from tests.integration.helpers import auth
 from tests.support.fake_openai import Reply
 
-from .conftest import RoutedFakeOpenAI, llm_env, publish_summary, seed_session, wait_states
+from .conftest import Rig, seed_session, wait_states
 
 EXPIRES = 300
 
@@ -39,42 +37,32 @@ def test_result_key_expires_after_result_expires_seconds(
     redis_client.delete(key)
 
 
-def test_soft_time_limit_fails_cleanly_and_frees_the_session(
-    worker_env: dict[str, str],
-    routed_llm: RoutedFakeOpenAI,
-    start_worker: Any,
-    settings_for: Callable[[dict[str, str]], Settings],
-    celery_client: Any,
-    db: Any,
-    api: Any,
-) -> None:
-    env = llm_env(
-        worker_env,
-        routed_llm,
+def test_soft_time_limit_fails_cleanly_and_frees_the_session(rig: Rig) -> None:
+    env = rig.env(
         TASK_SOFT_TIME_LIMIT_SECONDS="2",
         TASK_TIME_LIMIT_SECONDS="20",
         LLM_TIMEOUT_SECONDS="30",  # the client would wait; the soft limit must end it first
     )
-    routed_llm.script_for("slow", Reply(hang_seconds=10))
+    rig.llm.script_for("slow", Reply(hang_seconds=10))
     task_id = f"soft-{uuid.uuid4().hex[:8]}"
-    seed_session(db, "soft", ["[[slow]] one.", "two.", "three."], pending_task_id=task_id)
-    start_worker("summarizer", env, concurrency=1)
-    client = api(settings_for(env))
+    seed_session(rig.db, "soft", ["[[slow]] one.", "two.", "three."], pending_task_id=task_id)
+    rig.start_worker("summarizer", env, concurrency=1)
+    client = rig.client(env)
 
-    publish_summary(celery_client, "soft", task_id)
+    rig.publish("soft", task_id)
     body = wait_states(client, [task_id], timeout=30)[task_id]
     ended = time.time()
-    [asked] = routed_llm.arrivals("slow")
+    [asked] = rig.llm.arrivals("slow")
     assert body["state"] == "FAILURE", body
     assert body["error"] == "SummaryTimedOut: soft time limit of 2 s exceeded", body
     assert ended - asked < 8  # ended by the soft limit, not by the LLM answering after 10 s
 
-    session = db.sessions.find_one({"_id": "soft"})
+    session = rig.db.sessions.find_one({"_id": "soft"})
     assert session["summary_pending"] is None  # the slot is free again
     assert session["summary_error"]["task_id"] == task_id
     assert "soft time limit" in session["summary_error"]["error"]
     assert (session["summary"], session["summary_upto_seq"]) == (None, 0)  # nothing committed
-    assert db.summaries.count_documents({}) == 0
+    assert rig.db.summaries.count_documents({}) == 0
 
     # The session is not stuck: a new summary is claimed, and the same child process runs it.
     r = client.post("/v1/sessions/soft/summarize", headers=auth())
@@ -83,4 +71,4 @@ def test_soft_time_limit_fails_cleanly_and_frees_the_session(
     assert retry_id != task_id
     body = wait_states(client, [retry_id], timeout=30)[retry_id]
     assert body["state"] == "SUCCESS" and body["result"]["status"] == "committed", body
-    assert db.sessions.find_one({"_id": "soft"})["summary_upto_seq"] == 2
+    assert rig.db.sessions.find_one({"_id": "soft"})["summary_upto_seq"] == 2

@@ -11,6 +11,7 @@ from ragtasks_alerter.format import (
     TEXT_MAX_BYTES,
     TRUNCATED_MARKER,
     AlertView,
+    MessageStyle,
     markdown,
     truncate_utf8,
     webhook_body,
@@ -19,6 +20,7 @@ from ragtasks_alerter.format import (
 )
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+EN_UTC = MessageStyle("en", "UTC")
 
 
 def view(i: int, *, status: str = "firing", severity: str = "warning", body: str = "body") -> AlertView:
@@ -74,7 +76,7 @@ def test_wecom_messages_respect_both_limits() -> None:
 
 def test_five_alerts_make_one_message_listing_them_all() -> None:
     alerts = [view(i, severity="critical" if i == 3 else "warning") for i in range(5)]
-    content = markdown("alertmanager", alerts)
+    content = markdown("alertmanager", alerts, EN_UTC)
     assert content.startswith("**[FIRING:5] alertmanager**")
     for i in range(5):
         assert f"Alert number {i}" in content
@@ -83,7 +85,7 @@ def test_five_alerts_make_one_message_listing_them_all() -> None:
 
 
 def test_resolved_are_listed_after_firing() -> None:
-    content = markdown("g", [view(1, status="resolved"), view(2)])
+    content = markdown("g", [view(1, status="resolved"), view(2)], EN_UTC)
     assert "[FIRING:1 RESOLVED:1]" in content
     assert content.index("Alert number 2") < content.index("Alert number 1")
     assert "RESOLVED</font>" in content

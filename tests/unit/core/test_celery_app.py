@@ -8,7 +8,7 @@ import pytest
 from celery import Celery
 
 from ragtasks_core.celery_app import DEAD_LETTER_EXCHANGE, create_celery
-from ragtasks_core.contract import Queue
+from ragtasks_core.contract import MAINTENANCE_QUEUE, SCHEDULED_TASKS, Queue
 from ragtasks_core.settings import Settings
 
 
@@ -81,10 +81,24 @@ def test_late_acks_and_prefetch_one(app: Celery) -> None:
 
 def test_quorum_queues_with_dead_letters(app: Celery) -> None:
     queues = {q.name: q for q in app.conf.task_queues}
-    assert set(queues) == {q.value for q in Queue}
+    assert set(queues) == {q.value for q in Queue} | {MAINTENANCE_QUEUE}
     for name, queue in queues.items():
         args = queue.queue_arguments
         assert args["x-queue-type"] == "quorum"
         assert args["x-dead-letter-exchange"] == DEAD_LETTER_EXCHANGE
         assert args["x-dead-letter-routing-key"] == name
         assert queue.exchange.type == "topic"  # native delayed delivery needs topic exchanges
+
+
+def test_beats_tasks_go_to_the_maintenance_queue(app: Celery) -> None:
+    routes = app.conf.task_routes
+    assert {
+        "ragtasks.summarizer.sweep_outbox",
+        "ragtasks.summarizer.delete_idle_sessions",
+        "ragtasks.evaluator.nightly",
+        "ragtasks.alerter.flush_alerts",
+    } == SCHEDULED_TASKS
+    for task in SCHEDULED_TASKS:
+        assert routes[task] == {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE}
+    assert routes["ragtasks.summarizer.summarize_session"]["queue"] == "summarizer"
+    assert routes["ragtasks.evaluator.maintain_kb"]["queue"] == "evaluator"  # fan-out work stays with its worker

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragtasks_core.cli import build_parser, celery_worker_argv
+from ragtasks_cli.main import build_parser
+from ragtasks_cli.worker import celery_worker_argv
 from ragtasks_core.settings import Settings
 
 
@@ -16,7 +17,7 @@ def argv_for(*cli: str, **settings: object) -> list[str]:
 def test_each_worker_consumes_only_its_own_queue_with_its_own_concurrency(name: str) -> None:
     argv = argv_for(name, summarizer_concurrency=3, evaluator_concurrency=5, alerter_concurrency=7)
     expected = {"summarizer": 3, "evaluator": 5, "alerter": 7}[name]
-    assert f"--queues={name}" in argv
+    assert f"--queues={name},maintenance" in argv  # its own queue, and beat's periodic work
     assert f"--concurrency={expected}" in argv
     assert f"--hostname={name}@%h" in argv
     assert "--prefetch-multiplier=1" in argv

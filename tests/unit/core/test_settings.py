@@ -7,13 +7,16 @@ from pydantic import ValidationError
 
 from ragtasks_core.settings import DEV_API_KEY, Settings, parse_rate
 
-REAL_KEY = "k" * 24
+# Random-looking values (what `openssl rand -hex` gives): the production guard checks their entropy.
+REAL_KEY = "9f4c2e7a1b8d3f60c5e9a2d7"
+OTHER_KEY = "Zq7vN2kR8xT4mW1pL6sJ"
+REAL_PASSWORD = "u7Hk2pQx9Lm4Rt8Wz3"
 PRODUCTION = {
     "RAGTASKS_ENVIRONMENT": "production",
     "RAGTASKS_API_KEYS": REAL_KEY,
-    "RAGTASKS_BROKER_URL": "amqp://ragtasks:s3cret-pass@rabbitmq:5672/ragtasks",
-    "RAGTASKS_RESULT_BACKEND": "redis://:s3cret@redis:6379/0",
-    "RAGTASKS_MONGODB_URL": "mongodb://ragtasks:s3cret@mongo:27017/?replicaSet=rs0",
+    "RAGTASKS_BROKER_URL": f"amqp://ragtasks:{REAL_PASSWORD}@rabbitmq:5672/ragtasks",
+    "RAGTASKS_RESULT_BACKEND": f"redis://:{REAL_PASSWORD}@redis:6379/0",
+    "RAGTASKS_MONGODB_URL": f"mongodb://ragtasks:{REAL_PASSWORD}@mongo:27017/?replicaSet=rs0",
 }
 
 
@@ -53,8 +56,8 @@ def test_development_gets_the_dev_key() -> None:
 
 
 def test_api_keys_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAGTASKS_API_KEYS", f" {REAL_KEY}, {'z' * 20} ,")
-    assert [k.get_secret_value() for k in Settings().api_keys] == [REAL_KEY, "z" * 20]
+    monkeypatch.setenv("RAGTASKS_API_KEYS", f" {REAL_KEY}, {OTHER_KEY} ,")
+    assert [k.get_secret_value() for k in Settings().api_keys] == [REAL_KEY, OTHER_KEY]
 
 
 def production(monkeypatch: pytest.MonkeyPatch, **overrides: str | None) -> None:
@@ -78,7 +81,7 @@ def test_production_requires_llm_key_with_llm_url(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("RAGTASKS_LLM_BASE_URL", "http://llm.internal/v1")
     with pytest.raises(ValidationError, match="RAGTASKS_LLM_API_KEY"):
         Settings()
-    monkeypatch.setenv("RAGTASKS_LLM_API_KEY", "sk-real")
+    monkeypatch.setenv("RAGTASKS_LLM_API_KEY", "sk-proj-" + OTHER_KEY)
     assert Settings().llm_base_url == "http://llm.internal/v1"
 
 
@@ -98,7 +101,7 @@ def test_production_with_real_keys_and_offline_llm(monkeypatch: pytest.MonkeyPat
         ("amqp://rabbitmq:5672//", "credentials"),
         ("amqp://ragtasks@rabbitmq:5672//", "credentials"),
         # Failover list: every URL is checked.
-        ("amqp://ragtasks:s3cret@rabbit-a:5672//;amqp://guest:guest@rabbit-b:5672//", "guest:guest"),
+        (f"amqp://ragtasks:{REAL_PASSWORD}@rabbit-a:5672//;amqp://guest:guest@rabbit-b:5672//", "guest:guest"),
     ],
 )
 def test_production_refuses_default_broker_credentials(

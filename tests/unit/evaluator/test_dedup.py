@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from ragtasks_evaluator.corpus import lee_chunks
 from ragtasks_evaluator.dedup import ChunkText, duplicate_groups
 
 
 def _chunk(chunk_id: str, text: str) -> ChunkText:
-    return ChunkText(chunk_id, text, hashlib.sha256(" ".join(text.split()).encode()).hexdigest())
+    return ChunkText(chunk_id, text)
 
 
 def test_exact_and_near_duplicates_merge_into_the_smallest_id() -> None:

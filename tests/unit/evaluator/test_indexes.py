@@ -8,7 +8,7 @@ import random
 
 from qdrant_client import QdrantClient
 
-from ragtasks_evaluator import logic
+from ragtasks_evaluator import logic, questions
 from ragtasks_evaluator.corpus import lee_chunks
 from ragtasks_evaluator.retrievers import Bm25Retriever, Retriever, VectorRetriever
 from ragtasks_evaluator.vectors import HashingEmbedder, IndexedChunk, QdrantIndex
@@ -19,7 +19,7 @@ SAMPLE = logic.sample_ids(TEXT, 50, seed=2)
 
 
 def _hit_rate(retriever: Retriever, k: int = 10) -> float:
-    ranks = [logic.rank_of([i], retriever.search(logic.offline_question(TEXT[i]), k)) for i in SAMPLE]
+    ranks = [logic.rank_of([i], retriever.search(questions.offline_question(TEXT[i]), k)) for i in SAMPLE]
     return logic.score(ranks, [k])[f"hit_rate@{k}"]
 
 

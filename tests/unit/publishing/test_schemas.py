@@ -71,7 +71,26 @@ def test_a_wrong_or_incomplete_map_fails_loudly() -> None:
     with pytest.raises(ContractError, match="is not a Payload model"):
         registry._declared(Queue.SUMMARIZER, wrong, not_a_model)
 
-    undeclared = types.ModuleType("ragtasks_core.contract.alerter")
-    undeclared.Odd = Odd  # type: ignore[attr-defined]
-    with pytest.raises(ContractError, match="declares no TASK_PAYLOADS and has no model for"):
-        registry._guessed(Queue.ALERTER, undeclared)
+    incomplete = {TaskName.RAISE_ALERT: Odd}
+    with pytest.raises(ContractError, match=r"has no model for \['ragtasks.alerter.flush_alerts'"):
+        registry._declared(Queue.ALERTER, wrong, incomplete)
+
+
+def test_a_module_without_a_map_is_an_error_not_a_guess(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ragtasks_core.contract import alerter
+
+    # The models' docstrings still name their tasks: nothing may be guessed from them.
+    monkeypatch.delattr(alerter, "TASK_PAYLOADS")
+    with pytest.raises(ContractError, match=r"ragtasks_core\.contract\.alerter declares no TASK_PAYLOADS"):
+        payload_models()
+
+
+def test_every_contract_module_declares_its_map() -> None:
+    import importlib
+
+    for queue in Queue:
+        module = importlib.import_module(f"ragtasks_core.contract.{queue.value}")
+        declared = {str(task) for task in module.TASK_PAYLOADS}
+        assert declared >= {t.value for t in TaskName if t.value.startswith(f"ragtasks.{queue.value}.")} - {
+            f"ragtasks.{queue.value}.ping"
+        }

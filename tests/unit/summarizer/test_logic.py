@@ -103,8 +103,10 @@ def test_extractive_summary_chinese() -> None:
 
 
 def test_extractive_summary_long_sentence_is_cut() -> None:
+    from ragtasks_core.tokens import count_tokens
+
     text = extractive_summary(None, [Message(1, "user", "word " * 500, 0)], max_tokens=10)
-    assert 0 < len(text) <= 20
+    assert text.startswith("user: word") and 0 < count_tokens(text) <= 10
 
 
 def test_extractive_summary_nothing_new_returns_previous() -> None:
@@ -130,3 +132,58 @@ def test_extractive_budget_is_a_third_of_the_input_within_bounds() -> None:
     assert extractive_budget(None, msgs(1, 2, 3, tokens=100), 512) == 100
     assert extractive_budget(None, msgs(1, tokens=10), 512) == 64
     assert extractive_budget(None, msgs(*range(1, 40), tokens=100), 512) == 512
+
+
+# --- Chinese: sentences split with or without spaces, scored with the analyzer's words -------------
+
+
+def test_extractive_summary_splits_chinese_sentences_without_spaces() -> None:
+    messages = [Message(1, "user", "耳机左边有杂音；充电盒也充不进电！能换货吗？订单号是 A123。", 0)]
+    text = extractive_summary(None, messages, max_tokens=500)
+    assert text.split("\n") == [
+        "user: 耳机左边有杂音；",
+        "user: 充电盒也充不进电！",
+        "user: 能换货吗？",
+        "user: 订单号是 A123。",
+    ]
+
+
+def test_extractive_summary_splits_chinese_sentences_with_spaces_and_half_width_marks() -> None:
+    messages = [Message(1, "assistant", "好的。 请提供订单号! 我们会在24小时内处理?  谢谢", 0)]
+    text = extractive_summary(None, messages, max_tokens=500)
+    assert len(text.split("\n")) == 4, text
+
+
+def test_extractive_summary_keeps_the_chinese_sentences_about_the_topic() -> None:
+    # Word-level scoring: the sentences about 退款 share words; the chit-chat shares none. With
+    # characters as terms, the chit-chat's common characters (的, 了, 是) would outscore them.
+    messages = [
+        Message(1, "user", "我申请的退款还没有到账。", 0),
+        Message(2, "assistant", "今天的天气是真的不错啊，是吧是吧。", 0),
+        Message(3, "assistant", "退款会在三个工作日内退回原支付账户。", 0),
+        Message(4, "user", "退款到账以后我会确认。", 0),
+    ]
+    budget = sum(len(m.content) for m in messages)  # room for about three of the four sentences
+    text = extractive_summary(None, messages, max_tokens=budget * 3 // 4)
+    assert "天气" not in text, text
+    assert text.count("退款") == 3, text
+
+
+def test_extractive_summary_full_width_repeat_is_kept_once() -> None:
+    messages = [Message(1, "user", "ＯＫ，收到。", 0), Message(2, "user", "OK,收到。", 0)]
+    text = extractive_summary(None, messages, max_tokens=100)
+    assert text == "user: ＯＫ，收到。"
+
+
+def test_extractive_summary_cuts_a_long_chinese_sentence_within_the_token_budget() -> None:
+    from ragtasks_core.tokens import count_tokens
+
+    text = extractive_summary(None, [Message(1, "user", "退款政策说明" * 400, 0)], max_tokens=10)
+    assert text.startswith("user: 退款")
+    assert 0 < count_tokens(text) <= 10
+
+
+def test_extractive_summary_previous_summary_lines_stay_lines() -> None:
+    previous = "user: 我想退货\nassistant: 请提供订单号"
+    text = extractive_summary(previous, [Message(3, "user", "订单号是 A123。", 0)], max_tokens=500)
+    assert text.split("\n") == ["user: 我想退货", "assistant: 请提供订单号", "user: 订单号是 A123。"]

@@ -1,0 +1,13 @@
+"""Language-aware text handling shared by every component (see analyzer.py and docs/text.md)."""
+
+from ragtasks_core.text.analyzer import (
+    cjk_ratio,
+    is_cjk,
+    keywords,
+    language_of,
+    normalize,
+    split_sentences,
+    tokenize,
+)
+
+__all__ = ["cjk_ratio", "is_cjk", "keywords", "language_of", "normalize", "split_sentences", "tokenize"]

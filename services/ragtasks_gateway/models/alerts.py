@@ -1,0 +1,92 @@
+"""Bodies of ``/v1/alerts`` (Alertmanager's own payload is in ``alerts_alertmanager``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..alerts_alertmanager import Skipped
+
+
+class AlertIn(BaseModel):
+    """A manual (or any other system's) alert: ``RaiseAlert`` with friendlier defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # What makes two alerts "the same one" (dedup, occurrences, resolve). Left out, it is derived
+    # from source, title and labels, so resending the same alert stays one alert.
+    fingerprint: str | None = None
+    severity: Literal["critical", "warning", "info"] = "warning"
+    title: str
+    body: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    source: str = "api"
+    status: Literal["firing", "resolved"] = "firing"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class Accepted(BaseModel):
+    accepted: int
+    task_ids: list[str]
+    # Alerts of a batch that could not be taken (index in the batch, fingerprint, reason).
+    skipped: list[Skipped] = Field(default_factory=list)
+
+
+class Attempt(BaseModel):
+    at: datetime
+    channel: str | None = None
+    outcome: str
+    detail: str = ""
+    notification_id: str | None = None
+
+
+class RoutedTo(BaseModel):
+    """One place a routes file sends the alert, and what happened there."""
+
+    receiver: str
+    route: str  # the route node, e.g. route.routes[0]
+    group_key: str
+    outcome: Literal["routed", "silenced", "inhibited", "muted"]
+    muted_until: datetime | None = None
+
+
+class AlertOut(BaseModel):
+    id: str
+    fingerprint: str
+    status: str
+    severity: str
+    title: str
+    body: str
+    labels: dict[str, str]
+    source: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    occurrences: int
+    notified_status: str | None = None
+    last_notified_at: datetime | None = None
+    # The worst state over the channels: dead > retrying > pending > sent.
+    delivery_state: str
+    # The channel of the latest attempt.
+    delivery_channel: str | None = None
+    # Per channel (wecom, webhook): a dead-lettered notification on a channel shows as dead until
+    # it is redelivered, whatever happens on the other channel.
+    delivery_channels: dict[str, str] = Field(default_factory=dict)
+    attempts: list[Attempt]
+    # The routing decision, with a routes file (RAGTASKS_ALERT_ROUTES_FILE), as last made.
+    routed_to: list[RoutedTo] = Field(default_factory=list)
+    silenced_by: list[str] = Field(default_factory=list)
+    inhibited_by: str | None = None
+    muted_until: datetime | None = None
+    decided_at: datetime | None = None
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertOut]
+
+
+class Redelivered(BaseModel):
+    alert_id: str
+    notification_ids: list[str]

@@ -1,0 +1,39 @@
+"""Bodies of ``/v1/evaluations``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ragtasks_core.contract import ID_PATTERN
+from ragtasks_core.contract.evaluator import RetrieverSpec
+
+MAX_K = 1000
+
+
+class EvaluationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kb_id: str = Field(pattern=ID_PATTERN)
+    sample_size: int = Field(ge=1, le=2**63 - 1)
+    k: list[int] = Field(default_factory=lambda: [1, 5, 10], min_length=1, max_length=20)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    # The retriever to measure (default: the KB's own, else RAGTASKS_RETRIEVER).
+    retriever: RetrieverSpec | None = None
+    # generated: a question per sampled chunk; labelled: the KB's labelled queries (POST /v1/kbs/{kb_id}/queries).
+    questions: Literal["generated", "labelled"] = "generated"
+
+    @field_validator("k")
+    @classmethod
+    def _valid_ks(cls, value: list[int]) -> list[int]:
+        if any(k < 1 or k > MAX_K for k in value):
+            raise ValueError(f"every k must be between 1 and {MAX_K}")
+        return sorted(set(value))
+
+
+class EvaluationAccepted(BaseModel):
+    evaluation_id: str
+    task_id: str
+    status: str
+    seed: int

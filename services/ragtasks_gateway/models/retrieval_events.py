@@ -1,0 +1,43 @@
+"""Bodies of ``/v1/retrieval-events``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragtasks_core.contract.common import Id
+
+# One hour: a latency beyond it is a unit mistake or garbage, and would distort the histogram's sum.
+MAX_LATENCY_MS = 3_600_000
+
+
+class RetrievalEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    kb_id: Id
+    query: Annotated[str, Field(max_length=4000)]
+    n_results: Annotated[int, Field(ge=0, le=1_000_000)]
+    latency_ms: Annotated[float | None, Field(ge=0, le=MAX_LATENCY_MS, allow_inf_nan=False)] = None
+    # Informational: the window counts events when they arrive (on Redis's clock).
+    ts: datetime | None = None
+
+
+class RetrievalEvents(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[RetrievalEvent] = Field(min_length=1)
+
+
+class KbWindow(BaseModel):
+    kb_id: str
+    window_events: int
+    window_empty: int
+    firing: bool
+
+
+class RetrievalEventsAccepted(BaseModel):
+    accepted: int
+    kbs: list[KbWindow]
+    alerts: list[dict[str, str]]

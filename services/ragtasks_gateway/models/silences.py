@@ -1,0 +1,37 @@
+"""Bodies of ``/v1/silences``: Alertmanager's silence, in this API's snake_case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ragtasks_core.alerting.silences import MAX_COMMENT_CHARS, MAX_MATCHERS
+
+
+class SilenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Alertmanager matchers, e.g. ['kb="k1"', 'severity=~"warning|info"'], all of which must match.
+    matchers: list[str] = Field(min_length=1, max_length=MAX_MATCHERS)
+    starts_at: AwareDatetime | None = None  # default: now
+    ends_at: AwareDatetime
+    comment: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+    created_by: str = Field(min_length=1, max_length=256)
+
+
+class SilenceOut(BaseModel):
+    id: str
+    matchers: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    comment: str
+    created_by: str
+    state: Literal["pending", "active", "expired"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SilenceList(BaseModel):
+    silences: list[SilenceOut]

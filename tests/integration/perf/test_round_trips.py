@@ -1,0 +1,164 @@
+"""Round trips per operation, counted by the drivers' own instrumentation (issue 17's budgets).
+
+- An append: the gateway's store functions the route awaits
+  (``ragtasks_gateway.stores.sessions.append``, and ``claim_pending`` when the append crossed the
+  threshold), called with an ``AsyncMongoClient`` carrying a ``pymongo.monitoring.CommandListener``.
+  Every command the driver starts is one round trip to the server.
+- A summary: the summarizer task's body (``summarize_session.run``, a plain function call in this
+  process -- not Celery's eager mode, which the tests never use) with the process runtime's Mongo
+  and Redis clients replaced by instrumented ones: the same listener, and a Redis connection class
+  that counts each packed send (one per command, one per pipeline). Celery's own result-backend
+  writes (STARTED and SUCCESS, with ``task_track_started``) are not part of the task body and are
+  not counted here: they are the same as bare Celery's (a GET and a SETEX+PUBLISH pipeline each).
+
+The budgets below are today's counts; a change that adds a round trip fails here and has to say why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from typing import Any, ClassVar
+
+import pytest
+import redis
+from benchmarks.bench_summarize import seed
+from pymongo import AsyncMongoClient, MongoClient, monitoring
+
+from ragtasks_core import runtime
+from ragtasks_core.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+# Issue 17: an append that does not trigger a summary costs at most 2 Mongo round trips.
+APPEND_MONGO_BUDGET = 2
+# An append that crosses the threshold also claims the pending-summary slot (a guarded update_one);
+# the route then publishes and marks the pending record published (one more update, not counted here).
+TRIGGERING_APPEND_MONGO_BUDGET = 3
+# Today's count (measured 2026-12-02, not aspirational) for one offline (extractive) summary's task
+# body: find sessions, find messages x2, find summaries, insert summaries, findAndModify sessions
+# (the compare-and-set commit), update summaries (mark committed), then a second look at the
+# session -- find sessions, find messages x2, update sessions (release the pending slot), find
+# sessions. Issue 17 counted 7; this is higher, and reported as such.
+SUMMARY_MONGO_BUDGET = 12
+# The failure counter's DEL (forget_failures), even when no LLM was called.
+SUMMARY_REDIS_BUDGET = 1
+
+
+class Commands(monitoring.CommandListener):
+    """Every command a client starts (each one is a request/response with the server)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.seen: list[str] = []  # "command collection", for a failure message that says which
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+        self.seen.append(f"{event.command_name} {event.command.get(event.command_name)}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class CountingConnection(redis.Connection):
+    """A redis-py connection counting its sends: one per command, one per pipeline."""
+
+    sends: ClassVar[list[bytes]] = []
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        parts = command if isinstance(command, list) else [command]
+        CountingConnection.sends.append(b"".join(bytes(p) for p in parts)[:80])
+        super().send_packed_command(command, check_health)
+
+
+def _append(settings: Settings, session_id: str, contents: list[str], trigger_tokens: int) -> list[str]:
+    from ragtasks_gateway.models.sessions import ChatMessage
+    from ragtasks_gateway.stores import sessions
+
+    async def go() -> list[str]:
+        listener = Commands()
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.mongodb_url, tz_aware=True, event_listeners=[listener]
+        )
+        try:
+            db = client[settings.mongodb_db]
+            warm = [ChatMessage(role="user", content="warm-up")]  # pool connection, first-call set-up
+            await sessions.append(db, f"warm-{uuid.uuid4().hex}", warm, trigger_tokens=10**9)
+            listener.names.clear()
+            messages = [ChatMessage(role="user", content=c) for c in contents]
+            appended = await sessions.append(db, session_id, messages, trigger_tokens=trigger_tokens)
+            if appended.past_threshold:
+                await sessions.claim_pending(db, session_id, reason="threshold")
+            return list(listener.names)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def test_an_append_below_the_threshold_is_two_mongo_round_trips(settings: Settings) -> None:
+    contents = ["我想退货，耳机左边有杂音。", "The left earbud crackles at high volume."]
+    first = _append(settings, "rt-new", contents, trigger_tokens=10**9)  # the session's upsert
+    again = _append(settings, "rt-new", contents, trigger_tokens=10**9)
+    assert first == ["findAndModify", "insert"], first
+    assert again == ["findAndModify", "insert"], again
+    assert len(again) <= APPEND_MONGO_BUDGET, again
+
+
+def test_an_append_crossing_the_threshold_claims_with_one_more(settings: Settings) -> None:
+    names = _append(settings, "rt-trigger", ["a message long enough to pass a one-token threshold"], 1)
+    assert names == ["findAndModify", "insert", "update"], names
+    assert len(names) <= TRIGGERING_APPEND_MONGO_BUDGET, names
+
+
+@pytest.fixture
+def instrumented_runtime(make_settings: Any) -> Any:
+    settings = make_settings(summary_keep_recent_messages=1)
+    runtime.close_runtime()
+    runtime.configure(settings)
+    rt = runtime.get_runtime()
+    listener = Commands()
+    rt.__dict__["mongo_client"] = MongoClient(settings.mongodb_url, tz_aware=True, event_listeners=[listener])
+    pool = redis.ConnectionPool.from_url(settings.effective_redis_url, connection_class=CountingConnection)
+    rt.__dict__["redis"] = redis.Redis(connection_pool=pool)
+    try:
+        yield rt, listener
+    finally:
+        runtime.close_runtime()
+        runtime.configure(Settings())
+
+
+def _summarize(session_id: str) -> object:
+    from ragtasks_summarizer.tasks import summarize_session
+
+    summarize_session.push_request(id=f"rt-{uuid.uuid4().hex}")
+    try:
+        return summarize_session.run(v=1, session_id=session_id)
+    finally:
+        summarize_session.pop_request()
+
+
+def test_a_summary_round_trips(instrumented_runtime: Any) -> None:
+    rt, listener = instrumented_runtime
+    warm, measured = seed(rt.db, "rt-summary", 2)
+    assert _summarize(warm)["status"] == "committed"  # type: ignore[index]  # indexes, connections
+    listener.names.clear()
+    listener.seen.clear()
+    CountingConnection.sends.clear()
+
+    result = _summarize(measured)
+
+    assert result["status"] == "committed", result  # type: ignore[index]
+    mongo = Counter(listener.names)
+    # OVER what issue 17 measured (7): the budget is today's 12, so that no round trip is added
+    # unnoticed; lower it as round trips are removed (the failure message lists them).
+    seen = ", ".join(listener.seen)
+    assert len(listener.names) <= SUMMARY_MONGO_BUDGET, f"{seen} | redis: {CountingConnection.sends}"
+    assert mongo["findAndModify"] >= 1, seen  # the compare-and-set commit
+    redis_sends = list(CountingConnection.sends)
+    # The one Redis round trip is forget_failures' DEL, sent even when no LLM was called.
+    assert len(redis_sends) <= SUMMARY_REDIS_BUDGET, redis_sends
