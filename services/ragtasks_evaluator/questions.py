@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ragtasks_core.prompt_budget import chat_tokens, prompt_limit, shorten
 from ragtasks_core.text import keywords, language_of
 
 OFFLINE_QUESTION_GENERATOR = "offline-keywords-v2"
@@ -23,13 +24,20 @@ def offline_writer(texts: list[str]) -> list[tuple[str, str]]:
     return [(offline_question(t), OFFLINE_QUESTION_GENERATOR) for t in texts]
 
 
-def llm_writer(chat: Callable[..., Any], *, model: str, max_tokens: int) -> QuestionWriter:
-    """Several chunks per call, JSON out; a chunk the answer skips gets the offline question (labelled)."""
+def llm_writer(
+    chat: Callable[..., Any], *, model: str, max_tokens: int, context_tokens: int | None = None
+) -> QuestionWriter:
+    """Several chunks per call, JSON out; a chunk the answer skips gets the offline question (labelled).
+
+    With ``context_tokens`` (``RAGTASKS_LLM_CONTEXT_TOKENS``) the prompt is kept inside the model's
+    window, leaving room for the reply: each passage gets an equal share and is shortened to it."""
+    budget = None if context_tokens is None else prompt_limit(context_tokens, max_tokens)
 
     def write(texts: list[str]) -> list[tuple[str, str]]:
         # Temperature 0: the question a chunk gets is as repeatable as the model allows; it is
         # stored and reused anyway (``question_store``), so a rewrite only happens for new text.
-        completion = chat(build_question_prompt(texts), max_tokens, json_mode=True, temperature=0)
+        prompt = build_question_prompt(texts, prompt_tokens=budget)
+        completion = chat(prompt, max_tokens, json_mode=True, temperature=0)
         found = parse_questions(completion.text, len(texts))
         return [
             (found[i], f"llm:{model}") if i in found else (offline_question(t), OFFLINE_QUESTION_GENERATOR)
@@ -86,9 +94,27 @@ QUESTION_SYSTEM_PROMPT = (
 )
 
 
-def build_question_prompt(texts: Sequence[str], *, max_chars: int = 4000) -> list[dict[str, str]]:
-    """One chat request for several chunks; passages are numbered 1..n (ids stay out of the prompt)."""
-    body = "\n\n".join(f"Passage {i}:\n{text[:max_chars]}" for i, text in enumerate(texts, start=1))
+def build_question_prompt(
+    texts: Sequence[str], *, max_chars: int = 4000, prompt_tokens: int | None = None
+) -> list[dict[str, str]]:
+    """One chat request for several chunks; passages are numbered 1..n (ids stay out of the prompt).
+
+    ``prompt_tokens``: the whole prompt stays within it; every passage gets an equal share of what
+    the instructions and labels leave, shortened (head and tail, with a marker) to fit it."""
+    passages = [text[:max_chars] for text in texts]
+    prompt = _question_prompt(passages)
+    if prompt_tokens is None or not passages:
+        return prompt
+    share = max(1, (prompt_tokens - chat_tokens(_question_prompt([""] * len(passages)))) // len(passages))
+    while chat_tokens(prompt) > prompt_tokens and share > 1:
+        prompt = _question_prompt([shorten(text, share) for text in passages])
+        # BPE merges across the joins (label, passage, separator) differ a little: take it off.
+        share = max(1, share - max(0, chat_tokens(prompt) - prompt_tokens) // len(passages) - 1)
+    return prompt
+
+
+def _question_prompt(passages: Sequence[str]) -> list[dict[str, str]]:
+    body = "\n\n".join(f"Passage {i}:\n{text}" for i, text in enumerate(passages, start=1))
     return [{"role": "system", "content": QUESTION_SYSTEM_PROMPT}, {"role": "user", "content": body}]
 
 

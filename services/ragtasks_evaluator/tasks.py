@@ -69,7 +69,10 @@ def _writer(rt: Runtime) -> questions.QuestionWriter:
     if rt.llm is None:
         return questions.offline_writer
     return questions.llm_writer(
-        limited_chat(rt), model=rt.settings.llm_model, max_tokens=rt.settings.eval_question_max_tokens
+        limited_chat(rt),
+        model=rt.settings.llm_model,
+        max_tokens=rt.settings.eval_question_max_tokens,
+        context_tokens=rt.settings.llm_context_tokens,
     )
 
 

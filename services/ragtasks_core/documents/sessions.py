@@ -39,6 +39,8 @@ INDEXES: tuple[Index, ...] = (
         [("tokens_since_summary", ASCENDING), ("updated_at", ASCENDING)],
         {"partialFilterExpression": NO_PENDING_SUMMARY},
     ),
+    # Retention (RAGTASKS_SESSION_RETENTION_DAYS): sessions idle since before a cutoff, nightly.
+    Index(COLLECTION, [("updated_at", ASCENDING)]),
 )
 
 # What a summarize task reads of the session.

@@ -149,3 +149,20 @@ def test_comparison_key_covers_retriever_questions_sample_and_k() -> None:
     for field, value in [("seed", 7), ("sample_size", 50), ("k", [1, 5]), ("question_generator", "offline")]:
         assert logic.comparison_key({**base, field: value}) != key
     assert logic.comparison_key({**base, "retriever_config": {"kind": "http", "top_k": 10, "url": "u"}}) != key
+
+
+def test_the_question_prompt_stays_inside_the_models_window() -> None:
+    # Five long Chinese passages (~4,000 characters, about as many tokens each) against a small
+    # window: every passage is shortened to an equal share, the prompt fits with room for the reply.
+    from ragtasks_core.prompt_budget import chat_tokens, prompt_limit
+
+    passage = "退款申请提交后，我们会在三个工作日内审核，审核通过后原路退回您的支付账户。" * 110
+    limit = prompt_limit(4000, 512)
+    prompt = questions.build_question_prompt([passage] * 5, prompt_tokens=limit)
+    assert chat_tokens(prompt) <= limit
+    body = prompt[1]["content"]
+    assert body.count("Passage ") == 5 and "此处省略" in body  # shortened, and says so in Chinese
+    # Without a budget nothing is shortened (short passages are sent whole either way).
+    assert questions.build_question_prompt(["短文本"], prompt_tokens=limit) == questions.build_question_prompt(
+        ["短文本"]
+    )
