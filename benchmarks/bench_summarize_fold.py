@@ -98,7 +98,9 @@ def measure(s: Stack, sessions: int, steps: int, concurrency: int, latency: floa
         LLM_RATE_LIMIT="100000/s",
         LLM_CONTEXT_TOKENS=str(window),
         SUMMARY_KEEP_RECENT_MESSAGES="1",
-        SUMMARY_TRIGGER_TOKENS="100000000",  # no task claims a next one: one task per session
+        # Below one long message: a multi-step task keeps folding while the session stays past it,
+        # and ends with only the kept (last) message unfolded, so it claims no next task.
+        SUMMARY_TRIGGER_TOKENS="1000",
     )
     worker = procs.start_worker("summarizer", env, LOG_DIR, concurrency=concurrency)
     client: MongoClient[dict[str, Any]] = MongoClient(s.mongo.url)

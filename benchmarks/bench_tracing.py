@@ -91,7 +91,10 @@ def measure(s: Stack, tasks: int, rounds: int, concurrency: int) -> dict[str, ob
         "rounds_per_mode": {mode: [round(r, 1) for r in values] for mode, values in rates.items()},
         # Steadier than the rate on a shared machine: the worker's own CPU per task.
         "worker_cpu_ms_per_task": {mode: round(value, 3) for mode, value in cpu_medians.items()},
-        "cpu_ratio_to_off": {mode: round(cpu_medians[mode] / cpu_medians["off"], 3) for mode in modes},
+        # None when "off" spent less than a clock tick (a tiny smoke-test run): no ratio to give.
+        "cpu_ratio_to_off": {
+            mode: round(cpu_medians[mode] / cpu_medians["off"], 3) if cpu_medians["off"] else None for mode in modes
+        },
         "task_spans_exported": task_spans,
         "tasks_run_per_mode": tasks * rounds,
     }

@@ -94,8 +94,9 @@ def test_machinery_benchmark_runs(bench_stack: Stack) -> None:
     assert positive(report["bare_celery_tasks_per_second"]), report
     assert len(report["ragtasks_rounds"]) == len(report["bare_rounds"]) == 1, report  # type: ignore[arg-type]
     assert positive(report["throughput_ratio"]), report
-    assert positive(report["ragtasks_cpu_ms_per_task"]) and positive(report["bare_cpu_ms_per_task"]), report
-    assert positive(report["cpu_ratio"]), report
+    # CPU is read in clock ticks (10 ms): 20 tasks may cost less than one, so only its sign is checked.
+    assert report["ragtasks_cpu_ms_per_task"] >= 0 and report["bare_cpu_ms_per_task"] >= 0, report  # type: ignore[operator]
+    assert report["cpu_ratio"] is None or report["cpu_ratio"] >= 0, report  # type: ignore[operator]
 
 
 def test_evaluator_benchmark_runs(bench_stack: Stack) -> None:

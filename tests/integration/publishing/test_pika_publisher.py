@@ -95,6 +95,7 @@ def test_raw_pika_producer_runs_every_task(
                 helper(T.SUMMARIZE_SESSION, "publish_summarize", "pika-1", reason="manual"),
                 helper(T.SUMMARIZER_PING, "publish_ping", "summarizer"),
                 raw(T.SWEEP_OUTBOX),
+                raw(T.DELETE_IDLE_SESSIONS),  # retention unset: it deletes nothing, and succeeds
                 helper(T.EVALUATOR_PING, "publish_ping", "evaluator"),
                 helper(T.RUN_EVALUATION, "publish_evaluation", evaluation_id),  # re-run of a finished one
                 raw(T.EVALUATE_BATCH, evaluation_id=evaluation_id, batch=0),
