@@ -19,26 +19,12 @@ from tests.conftest import LOG_DIR
 from tests.integration.helpers import auth, gateway_client
 from tests.support.fake_wecom import FakeWeCom
 from tests.support.procs import metric_value, metrics_text, start_beat, wait_until
+from tests.unit.alerter.routing.examples import ISSUE_EXAMPLE as EXAMPLE
 
-# The issue's example, with the robots' URLs pointing at the doubles (and their keys).
-ISSUE_EXAMPLE = """
-receivers:
-  - name: team
-    wecom:
-      webhook_url: "{team}"
-  - name: oncall
-    wecom:
-      webhook_url: "{oncall}"
-      mention_users: ["zhangsan"]        # WeCom mentioned_list
-      mention_mobiles: ["13800000000"]   # WeCom mentioned_mobile_list
-route:
-  receiver: team
-  group_by: [source, kb]
-  group_wait: 0s
-  routes:
-    - matchers: ['severity="critical"']
-      receiver: oncall
-"""
+# The issue's example (the unit tests' copy, verbatim), with the robots' URLs pointing at the doubles.
+ISSUE_EXAMPLE = EXAMPLE.replace("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=TEAM", "{team}").replace(
+    "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ONCALL", "{oncall}"
+)
 
 
 @pytest.fixture
