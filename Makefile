@@ -33,12 +33,18 @@ install: install-app tools
 run: install-app
 	bash scripts/run-local.sh
 
+# Two runs: the tests that start no worker or server (unit, chart, rules) share the cores through
+# pytest-xdist; the integration tests run one at a time, since they time real processes. Both run
+# even when the first fails, so one CI log shows every failure.
 test: install
 	bash scripts/services.sh ensure
-	$(BIN)/pytest $(PYTEST_ARGS)
+	status=0; \
+	$(BIN)/pytest -n 2 -m "not integration" $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/pytest -m integration $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
 
 test-unit: install
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 -m "not integration" $(PYTEST_ARGS)
 
 # The code, its tests and the code beside it (scripts, the dashboard generator, the benchmarks).
 LINT_PATHS := services tests scripts deploy benchmarks

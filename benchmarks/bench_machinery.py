@@ -35,6 +35,7 @@ from kombu import Queue as KombuQueue
 from tests.support import procs
 from tests.support.services import redis_url
 
+from benchmarks import machinery_costs
 from benchmarks.common import LOG_DIR, Stack, cpu_seconds, spawn, stack
 
 BARE_QUEUE = "bench.machinery"
@@ -218,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args(argv or [])  # ``python -m benchmarks`` passes its own argv
-    print(json.dumps(run(args.tasks, args.rounds, args.concurrency)), flush=True)
+    report = run(args.tasks, args.rounds, args.concurrency)
+    report["per_task_costs"] = machinery_costs.in_subprocess()  # the pieces, CPU µs each (README)
+    print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":

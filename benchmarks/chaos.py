@@ -151,6 +151,28 @@ def inject(name: str, action: Callable[[], None], db: Any, load: Load, recoverie
     print(f"chaos: {name}: recovered after {recoveries[name]} s", flush=True)
 
 
+def _start_stack(env: dict[str, str], started: list[procs.Proc]) -> tuple[faults.Workers, procs.Proc]:
+    """The three workers and the gateway, started side by side (each start is seconds of imports),
+    then beat. Every process is added to ``started`` as soon as it is up, so the caller stops
+    whatever did start even when another start fails."""
+
+    def up(proc: procs.Proc) -> procs.Proc:
+        started.append(proc)
+        return proc
+
+    def summarizer() -> procs.Proc:
+        return up(procs.start_worker("summarizer", env, LOG_DIR, concurrency=2))
+
+    first, *_, gateway = procs.start_together(
+        summarizer,
+        lambda: up(procs.start_worker("evaluator", env, LOG_DIR, concurrency=1)),
+        lambda: up(procs.start_worker("alerter", env, LOG_DIR, concurrency=1)),
+        lambda: up(procs.start_gateway(env, LOG_DIR)),
+    )
+    up(procs.start_beat(env, LOG_DIR))
+    return faults.Workers(first, summarizer), gateway
+
+
 def run(config: Config, vhost: Vhost | None = None) -> dict[str, Any]:
     """The whole soak; returns the report (``ok`` says whether every invariant held)."""
     workdir = Path(tempfile.mkdtemp(prefix="ragtasks-chaos-"))
@@ -160,19 +182,7 @@ def run(config: Config, vhost: Vhost | None = None) -> dict[str, Any]:
     started: list[procs.Proc] = []
     try:
         with stack(MongoServer(mongo.url), vhost) as s:
-            env = _env(s, wecom)
-
-            def summarizer() -> procs.Proc:
-                proc = procs.start_worker("summarizer", env, LOG_DIR, concurrency=2)
-                started.append(proc)
-                return proc
-
-            workers = faults.Workers(summarizer(), summarizer)
-            for queue in ("evaluator", "alerter"):
-                started.append(procs.start_worker(queue, env, LOG_DIR, concurrency=1))
-            started.append(procs.start_beat(env, LOG_DIR))
-            gateway = procs.start_gateway(env, LOG_DIR)
-            started.append(gateway)
+            workers, gateway = _start_stack(_env(s, wecom), started)
             assert gateway.port is not None
             return _soak(config, s, mongo, workers, gateway.port, wecom)
     finally:

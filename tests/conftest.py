@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis as redis_lib
@@ -19,7 +19,11 @@ from ragtasks_core.settings import Settings
 from tests.support import procs
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.services import MongoServer, Vhost, check_reachable, redis_url, unique
+from tests.support.isolation import own_database, own_vhost, ragtasks_env
+from tests.support.services import MongoServer, Vhost
+
+if TYPE_CHECKING:  # the gateway's test client is imported by the fixture that uses it
+    from fastapi.testclient import TestClient
 
 LOG_DIR = Path(os.environ.get("RAGTASKS_TEST_LOG_DIR", "/tmp/ragtasks-test-logs"))
 
@@ -33,10 +37,8 @@ def mongo_server() -> Iterator[MongoServer]:
 
 @pytest.fixture(scope="session")
 def vhost() -> Iterator[Vhost]:
-    vh = Vhost.create()
-    check_reachable(vh.broker_url, redis_url())
-    yield vh
-    vh.delete()
+    with own_vhost() as vh:
+        yield vh
 
 
 @pytest.fixture
@@ -44,22 +46,8 @@ def base_env(mongo_server: MongoServer, vhost: Vhost) -> Iterator[dict[str, str]
     """RAGTASKS_* variables for one test: its own Mongo database and Redis key prefix, and empty
     work queues in the run's vhost."""
     vhost.purge_work_queues()
-    db_name = unique("ragtasks_test")
-    env = {
-        "RAGTASKS_ENVIRONMENT": "development",
-        "RAGTASKS_BROKER_URL": vhost.broker_url,
-        "RAGTASKS_RESULT_BACKEND": redis_url(),
-        "RAGTASKS_REDIS_URL": redis_url(),
-        "RAGTASKS_KEY_PREFIX": unique("rt"),
-        "RAGTASKS_MONGODB_URL": mongo_server.url,
-        "RAGTASKS_MONGODB_DB": db_name,
-        "RAGTASKS_API_KEYS": "test-key-0123456789",
-        "RAGTASKS_LOG_JSON": "false",
-        "RAGTASKS_LLM_BASE_URL": "",
-    }
-    yield env
-    with MongoClient(mongo_server.url) as client:
-        client.drop_database(db_name)
+    with own_database(mongo_server.url) as db_name:
+        yield ragtasks_env(mongo_url=mongo_server.url, db_name=db_name, broker_url=vhost.broker_url)
 
 
 @pytest.fixture
@@ -70,6 +58,27 @@ def make_settings(base_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
         return Settings()
 
     return build
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    """Build in-process gateways (TestClient over ``create_app``) with settings overrides; each is
+    shut down at teardown."""
+    from fastapi.testclient import TestClient
+
+    from ragtasks_gateway.app import create_app
+
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -88,7 +97,9 @@ def db(settings: Settings) -> Iterator[Any]:
 def redis_client(settings: Settings) -> Iterator[redis_lib.Redis]:
     client = redis_lib.Redis.from_url(settings.effective_redis_url, decode_responses=True)
     yield client
-    for key in client.scan_iter(f"{settings.key_prefix}:*"):
+    # Large SCAN pages: the machine's Redis holds every run's keys (tens of thousands), which
+    # the default page of 10 walks in hundreds of round trips.
+    for key in client.scan_iter(f"{settings.key_prefix}:*", count=1000):
         client.delete(key)
     client.close()
 
@@ -122,8 +133,7 @@ def processes() -> Iterator[list[procs.Proc]]:
     """Started processes are stopped at teardown; their logs stay in LOG_DIR."""
     started: list[procs.Proc] = []
     yield started
-    for proc in started:
-        proc.stop()
+    procs.stop_all(started)
 
 
 @pytest.fixture

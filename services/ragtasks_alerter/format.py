@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from ragtasks_core.settings.alerter import AlertLanguage
 
 from .markup import safe_markdown
 
@@ -22,9 +24,8 @@ MAX_BODY_LINES = 6
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _FONT = {"firing": "warning", "resolved": "info"}
 
-Language = Literal["zh", "en"]
 # Every piece of wording a message adds around the alerts' own text, per language.
-TEMPLATES: dict[Language, dict[str, str]] = {
+TEMPLATES: dict[AlertLanguage, dict[str, str]] = {
     "zh": {
         "firing": "告警中",
         "resolved": "已恢复",
@@ -59,7 +60,7 @@ TRUNCATED_MARKER = TEMPLATES["zh"]["truncated"]
 class MessageStyle:
     """How messages are written: language, time zone, hosts whose links stay links (lower case)."""
 
-    language: Language = "zh"
+    language: AlertLanguage = "zh"
     timezone: str = "Asia/Shanghai"
     link_hosts: frozenset[str] = frozenset()
 

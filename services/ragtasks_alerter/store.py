@@ -63,6 +63,7 @@ def ingest(
 
 
 def _fire(db: Database, alert: RaiseAlert, now: datetime, *, expires_at: datetime | None) -> Ingested:
+    owner = alerts_doc.owner_fields(db, alert.labels, alert.created_by)  # who may see it (docs/security.md)
     update = {
         "$setOnInsert": {
             "_id": new_id("al"),
@@ -78,6 +79,7 @@ def _fire(db: Database, alert: RaiseAlert, now: datetime, *, expires_at: datetim
             "delivery": {"state": "pending"},
             "attempts": [],
             "created_at": now,
+            **owner,
         },
         "$set": {
             "severity": alert.severity,

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("dlq", help="list, replay or purge a worker queue's dead-letter queue")
     dl.add_argument("action", choices=["list", "replay", "purge"])
-    dl.add_argument("queue", help="summarizer | evaluator | alerter (or <queue>.dlq)")
+    dl.add_argument("queue", help="summarizer | evaluator | alerter | maintenance (or <queue>.dlq)")
     dl.add_argument("--limit", type=_positive, default=20, help="list: show at most N messages")
     dl.add_argument("--id", action="append", help="replay: only this task id (repeatable)")
     dl.add_argument("--yes", action="store_true", help="purge: confirm")

@@ -42,7 +42,13 @@ def task_modules_for(queue: Queue) -> tuple[str, ...]:
     return own + tuple(module for module in PERIODIC_TASK_MODULES if module not in own)
 
 
+def counts_tokens(queue: Queue, settings: Settings) -> bool:
+    """Every fold step counts tokens; the evaluator only to fit an LLM question prompt."""
+    return queue is Queue.SUMMARIZER or (queue is Queue.EVALUATOR and settings.llm_base_url is not None)
+
+
 def run(args: argparse.Namespace) -> None:
+    from ragtasks_core import tokens
     from ragtasks_core.failure_alerts import install_failure_alerts
     from ragtasks_core.metrics_server import serve_metrics
     from ragtasks_core.worker import build_worker_app, declare_topology
@@ -60,6 +66,10 @@ def run(args: argparse.Namespace) -> None:
     install_worker_signals(app)
     install_failure_alerts()
     declare_topology(app)
+    if counts_tokens(queue, settings):
+        # Loaded before the pool forks, so the children share it instead of each spending its
+        # first task's seconds on it; the other workers never pay the import (1-2 s).
+        tokens.warm_up()
     serve_metrics(args.metrics_port or settings.metrics_port_for(queue.value), settings.effective_metrics_host)
     if prefork:
         # Celery runs gc.collect() before every fork of a pool child (start and each recycle);

@@ -10,6 +10,13 @@ Scopes are independent rights: ``read`` (GET, HEAD), ``write`` (POST, PUT, PATCH
 redelivery, silences, every DELETE). A key without scopes has all three, which is what every key
 could do before scopes existed. The name, never the token, is what logs and metrics show; names come
 from settings only, so the ``caller`` label stays bounded. A token containing ``:`` must be named.
+
+Ownership (``RAGTASKS_API_KEY_ISOLATION``, docs/security.md): what a key creates records its
+:func:`owner_of` as ``created_by``. A named key owns by its name; every bare token owns as one
+shared :data:`ANONYMOUS` (their ``key-N`` names follow the list's order, which must not move
+ownership; no named key may be called ``anonymous``). Only a key whose entry *lists* ``admin``
+sees every record under isolation (:func:`sees_everything`): the implicit all-scopes of a key
+without a scope list would otherwise make ``a:TOKEN,b:TOKEN`` isolate nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class ApiKey:
     name: str
     token: SecretStr
     scopes: frozenset[str] = ALL_SCOPES
+    named: bool = True  # False: a bare token (its name is only its position, ``key-N``)
+    scoped: bool = False  # True: the entry listed its scopes
 
 
 def _parse_scopes(text: str, name: str) -> frozenset[str]:
@@ -51,7 +60,7 @@ def parse_entry(entry: str, position: int) -> ApiKey:
     """One entry of the list (see the module docstring); ``position`` is 1-based."""
     parts = entry.strip().split(":")
     if len(parts) == 1:
-        return ApiKey(f"key-{position}", SecretStr(parts[0]))
+        return ApiKey(f"key-{position}", SecretStr(parts[0]), named=False)
     if len(parts) > 3:
         raise ValueError(f"RAGTASKS_API_KEYS: entry {position} has more than NAME:TOKEN:SCOPES")
     name, token = parts[0].strip(), parts[1].strip()
@@ -62,8 +71,19 @@ def parse_entry(entry: str, position: int) -> ApiKey:
         )
     if not token:
         raise ValueError(f"RAGTASKS_API_KEYS: key {name!r} has an empty token")
-    scopes = _parse_scopes(parts[2], name) if len(parts) == 3 else ALL_SCOPES
-    return ApiKey(name, SecretStr(token), scopes)
+    if len(parts) == 3:
+        return ApiKey(name, SecretStr(token), _parse_scopes(parts[2], name), scoped=True)
+    return ApiKey(name, SecretStr(token))
+
+
+def owner_of(key: ApiKey) -> str:
+    """The ``created_by`` of what ``key`` creates: its name, or :data:`ANONYMOUS` for a bare token."""
+    return key.name if key.named else ANONYMOUS
+
+
+def sees_everything(key: ApiKey) -> bool:
+    """Whether ``key`` sees every record under isolation: its entry lists the ``admin`` scope."""
+    return key.scoped and "admin" in key.scopes
 
 
 def parse_api_keys(entries: list[str]) -> list[ApiKey]:
@@ -100,7 +120,9 @@ def authenticate(keys: list[ApiKey], authorization: str | None) -> ApiKey | None
 _ADMIN_AREAS = frozenset({"dlq", "silences"})
 
 
-def _is_admin_path(path: str) -> bool:
+def is_admin_area(path: str) -> bool:
+    """Whether ``path`` is administration of the whole deployment (DLQ, redelivery, silences):
+    under isolation only a key that :func:`sees_everything` may use it, whatever its scopes."""
     parts = path.strip("/").split("/")  # ["v1", area, ...]
     area = parts[1:2] + (parts[2:3] if parts[1:2] == ["alerts"] else [])
     return bool(_ADMIN_AREAS & set(area)) or parts[-1] == "redeliver"
@@ -109,6 +131,6 @@ def _is_admin_path(path: str) -> bool:
 def required_scope(method: str, path: str) -> str:
     """The scope a ``/v1`` request needs: ``admin`` for DLQ, redelivery, silences and every
     DELETE, ``read`` for GET/HEAD/OPTIONS, ``write`` for the other methods."""
-    if method.upper() == "DELETE" or _is_admin_path(path):
+    if method.upper() == "DELETE" or is_admin_area(path):
         return "admin"
     return "read" if method.upper() in {"GET", "HEAD", "OPTIONS"} else "write"

@@ -22,18 +22,22 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import ImproperlyConfigured
 from celery.utils.objects import Bunch
 from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from kombu.message import Message
 
+from . import runtime
 from .celery_app import DEAD_LETTER_EXCHANGE
 from .contract import TaskName
 from .dlq import AT_HEADER, QUEUE_HEADER, REASON_HEADER, TASK_HEADER
-from .message_shape import body_problem, header_problem, usable_task_id
+from .message_shape import body_problem, eta_problem, header_problem, usable_task_id
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +143,37 @@ def positional_args_reason(task: str, args: list[Any]) -> str | None:
     return f"positional arguments are not accepted: {task} takes keyword arguments only (got {len(args)} positional)"
 
 
-def refusal_reason(message: Message) -> str | None:
+def retry_delay_problem(settings: Settings) -> str | None:
+    """Which configured retry delay exceeds RAGTASKS_MAX_ETA_SECONDS, or None.
+
+    Our retries wait in the broker (native delayed delivery) and so would arrive in time anyway;
+    but a backoff longer than the limit the workers enforce on an eta contradicts it, so a worker
+    refuses to start with it rather than silently clamping what the operator configured.
+    """
+    delays = {
+        "RAGTASKS_LLM_BACKOFF_MAX_SECONDS": settings.llm_backoff_max_seconds,
+        "RAGTASKS_ALERT_RETRY_MAX_SECONDS": settings.alert_retry_max_seconds,
+        "RAGTASKS_WECOM_RATE_LIMITED_RETRY_SECONDS": settings.wecom_rate_limited_retry_seconds,
+    }
+    over = [f"{name}={value:g}" for name, value in delays.items() if value > settings.max_eta_seconds]
+    if not over:
+        return None
+    verb = "exceeds" if len(over) == 1 else "exceed"
+    return (
+        f"{', '.join(over)} {verb} RAGTASKS_MAX_ETA_SECONDS={settings.max_eta_seconds:g}: a retry would wait "
+        "longer than the eta a worker accepts; lower the backoff or raise RAGTASKS_MAX_ETA_SECONDS"
+    )
+
+
+def refusal_reason(
+    message: Message, *, max_eta_seconds: float | None = None, now: datetime | None = None
+) -> str | None:
     """Why the worker must dead-letter ``message`` before Celery sees it, or None to let Celery run it.
 
     Only protocol v2 is accepted (the ``task`` header; Celery's protocol-1 bodies are not part of
     the contract). Bodies of other content types are left to Celery, which refuses them
-    (``ContentDisallowed``) without decoding them.
+    (``ContentDisallowed``) without decoding them. With ``max_eta_seconds``, an eta further ahead
+    than that is refused too (``message_shape.eta_problem``).
     """
     headers = message.headers
     if not isinstance(headers, dict) or "task" not in headers:
@@ -152,6 +181,10 @@ def refusal_reason(message: Message) -> str | None:
     problem = header_problem(headers)
     if problem is not None:
         return f"{MALFORMED}: {problem}"
+    if max_eta_seconds is not None:
+        problem = eta_problem(headers, now or datetime.now(UTC), max_eta_seconds)
+        if problem is not None:
+            return problem
     if message.content_type != "application/json":
         return None
     try:
@@ -235,6 +268,14 @@ class DeadLetteringConsumer(Consumer):
     dead-letters it. The worker process never exits because of what a message contains.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        settings = runtime.configured_settings()
+        problem = retry_delay_problem(settings)
+        if problem is not None:  # refuse to start: see retry_delay_problem
+            raise ImproperlyConfigured(problem)
+        self.max_eta_seconds = settings.max_eta_seconds
+        super().__init__(*args, **kwargs)
+
     def _copy(self, message: Message, reason: str) -> bool:
         headers = dict(message.headers or {})
         task = headers.get("task")
@@ -278,9 +319,10 @@ class DeadLetteringConsumer(Consumer):
         # Connection and channel errors are Celery's to handle: it reconnects and the broker
         # redelivers what was not acked.
         recoverable = tuple(self.connection_errors) + tuple(self.channel_errors)
+        limit = self.max_eta_seconds
 
         def on_task_received(message: Message) -> Any:
-            reason = refusal_reason(message)
+            reason = refusal_reason(message, max_eta_seconds=limit)
             if reason is not None:
                 return self.refuse(message, reason)
             try:

@@ -1,6 +1,7 @@
 """Dead-letter queues: the format of a dead letter, and the admin tool (``ragtasks dlq``).
 
-Every task queue ``<q>`` dead-letters to exchange ``ragtasks.dlx`` with routing key ``<q>``,
+Every task queue ``<q>`` (``contract.TASK_QUEUES``: one per worker, and ``maintenance``)
+dead-letters to exchange ``ragtasks.dlx`` with routing key ``<q>``,
 bound to the quorum queue ``<q>.dlq`` (see ``celery_app``). RabbitMQ's own dead-lettering
 (``basic.reject`` without requeue, or ``x-delivery-limit``) records only *that* it happened
 (``x-death.reason = rejected | delivery_limit``), not *why*; so the worker (``consumer``)
@@ -26,7 +27,7 @@ from pika.exceptions import ChannelClosedByBroker
 from ragtasks_publisher.urls import pika_parameters
 
 from .celery_app import TASK_EXCHANGE, dead_letter_queue_name
-from .contract import Queue, TaskName
+from .contract import TASK_QUEUES, TaskName
 
 # The headers of a reason-stamped dead letter (``consumer.publish_dead_letter`` writes them).
 REASON_HEADER = "x-ragtasks-reason"
@@ -43,14 +44,13 @@ class UnknownQueue(ValueError):
     pass
 
 
-def resolve_queue(name: str) -> Queue:
-    """``summarizer`` or ``summarizer.dlq`` -> Queue.SUMMARIZER; UnknownQueue otherwise."""
+def resolve_queue(name: str) -> str:
+    """``summarizer`` or ``summarizer.dlq`` -> ``summarizer``; UnknownQueue unless a task queue."""
     base = name.removesuffix(".dlq")
-    try:
-        return Queue(base)
-    except ValueError:
-        known = ", ".join(q.value for q in Queue)
-        raise UnknownQueue(f"unknown queue {name!r}: expected one of {known} (or <queue>.dlq)") from None
+    if base not in TASK_QUEUES:
+        known = ", ".join(TASK_QUEUES)
+        raise UnknownQueue(f"unknown queue {name!r}: expected one of {known} (or <queue>.dlq)")
+    return base
 
 
 @dataclass(frozen=True)
@@ -104,14 +104,14 @@ def reason_of(headers: dict[str, Any], content_type: str | None) -> str:
     return "rejected by the worker (no reason recorded)"
 
 
-def _routing_key(headers: dict[str, Any], queue: Queue) -> str:
+def _routing_key(headers: dict[str, Any], queue: str) -> str:
     if headers.get(QUEUE_HEADER):
         return _text(headers[QUEUE_HEADER])
     keys = _death(headers).get("routing-keys") or []
-    return _text(keys[0]) if keys else queue.value
+    return _text(keys[0]) if keys else queue
 
 
-def describe(headers: dict[str, Any], content_type: str | None, queue: Queue, now: float) -> DeadLetter:
+def describe(headers: dict[str, Any], content_type: str | None, queue: str, now: float) -> DeadLetter:
     at = _epoch(headers.get(AT_HEADER)) or _epoch(_death(headers).get("time"))
     task = headers.get("task")
     task_id = headers.get("id")
@@ -144,9 +144,9 @@ def _depth(channel: BlockingChannel, dlq: str) -> int:
         raise UnknownQueue(f"queue {dlq!r} does not exist on this broker/vhost (start its worker once)") from exc
 
 
-def list_messages(url: str, queue: Queue, *, limit: int = 20) -> tuple[int, list[DeadLetter]]:
+def list_messages(url: str, queue: str, *, limit: int = 20) -> tuple[int, list[DeadLetter]]:
     """(messages in the DLQ, the first ``limit`` of them). Nothing is removed."""
-    dlq = dead_letter_queue_name(queue.value)
+    dlq = dead_letter_queue_name(queue)
     now = time.time()
     with _channel(url) as channel:
         count = _depth(channel, dlq)
@@ -161,10 +161,10 @@ def list_messages(url: str, queue: Queue, *, limit: int = 20) -> tuple[int, list
     return count, seen
 
 
-def replay(url: str, queue: Queue, *, ids: set[str] | None = None) -> int:
+def replay(url: str, queue: str, *, ids: set[str] | None = None) -> int:
     """Re-publish DLQ messages (all, or those whose task id is in ``ids``) to the task exchange
     with their original routing key, then remove them from the DLQ. Returns how many."""
-    dlq = dead_letter_queue_name(queue.value)
+    dlq = dead_letter_queue_name(queue)
     replayed = 0
     with _channel(url) as channel:
         count = _depth(channel, dlq)
@@ -190,8 +190,8 @@ def replay(url: str, queue: Queue, *, ids: set[str] | None = None) -> int:
     return replayed
 
 
-def purge(url: str, queue: Queue) -> int:
-    dlq = dead_letter_queue_name(queue.value)
+def purge(url: str, queue: str) -> int:
+    dlq = dead_letter_queue_name(queue)
     with _channel(url) as channel:
         _depth(channel, dlq)
         return int(channel.queue_purge(dlq).method.message_count)

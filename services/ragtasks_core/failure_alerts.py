@@ -4,7 +4,9 @@ Celery's ``task_failure`` fires when a task ends in FAILURE: after its retries a
 retry raises ``Retry``, not a failure) or on a permanent error. The alert's fingerprint is the
 task name plus the exception type, so a storm of identical failures is one alert whose
 occurrence count grows, not a storm of messages. It resolves by itself after
-``RAGTASKS_ALERT_RESOLVE_TIMEOUT_SECONDS`` without a new failure.
+``RAGTASKS_ALERT_RESOLVE_TIMEOUT_SECONDS`` without a new failure. Its title and body are written in
+``RAGTASKS_ALERT_LANGUAGE`` (zh by default, or en), like the alerter's own wording; the task name
+and the exception type stay as they are (they are what an engineer searches for).
 
 The handler never raises into the worker: any error here is logged and dropped. It is connected
 by ``install_failure_alerts()``, which the composition root calls for the workers it starts.
@@ -21,22 +23,35 @@ from celery import signals
 from . import outbox, runtime
 from .contract import Queue, TaskName, queue_for
 from .contract.alerter import MAX_BODY_CHARS, RaiseAlert
+from .settings.alerter import AlertLanguage
 
 log = logging.getLogger(__name__)
 WATCHED_QUEUES = (Queue.SUMMARIZER, Queue.EVALUATOR)
 SOURCE = "task_failure"
+# (title, body) per language: ``{task}`` the task name, ``{exc}`` the exception type, ``{id}`` the
+# last failed task's id, ``{message}`` its error.
+TEXTS: dict[AlertLanguage, tuple[str, str]] = {
+    "zh": ("{task} 最终失败：{exc}", "最近一次失败：任务 {id}\n{message}"),
+    "en": ("{task} failed for good: {exc}", "Last failure: task {id}\n{message}"),
+}
 
 
 def failure_alert(
-    task_name: str, task_id: str | None, exc: BaseException, now: datetime, resolve_after: float
+    task_name: str,
+    task_id: str | None,
+    exc: BaseException,
+    now: datetime,
+    resolve_after: float,
+    language: AlertLanguage = "zh",
 ) -> RaiseAlert:
     exc_type = type(exc).__name__
     message = str(exc) or exc_type
+    title, body = TEXTS[language]
     return RaiseAlert(
         fingerprint=f"{SOURCE}:{task_name}:{exc_type}",
         severity="critical",
-        title=f"{task_name} failed for good: {exc_type}"[:256],
-        body=f"Last failure: task {task_id or '?'}\n{message}"[:MAX_BODY_CHARS],
+        title=title.format(task=task_name, exc=exc_type)[:256],
+        body=body.format(id=task_id or "?", message=message)[:MAX_BODY_CHARS],
         labels={"task": task_name, "queue": queue_for(task_name).value, "exception": exc_type[:256]},
         source=SOURCE,
         starts_at=now,
@@ -64,7 +79,14 @@ def _task_failed(
         if not name or exception is None or not watched(name):
             return
         settings = runtime.configured_settings()
-        alert = failure_alert(name, task_id, exception, datetime.now(UTC), settings.alert_resolve_timeout_seconds)
+        alert = failure_alert(
+            name,
+            task_id,
+            exception,
+            datetime.now(UTC),
+            settings.alert_resolve_timeout_seconds,
+            settings.alert_language,
+        )
         # Through the outbox: if the broker is away, the sweep publishes it when it is back.
         outbox.publish_reliably_sync(
             sender.app,

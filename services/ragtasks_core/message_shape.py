@@ -147,3 +147,29 @@ def body_problem(body: Any) -> str | None:
         if embed.get(name) is not None and not isinstance(embed[name], expected):
             return f"embed {name!r} must be {wanted} or null, got {shown(embed[name])}"
     return None
+
+
+def eta_problem(headers: dict[str, Any], now: datetime, limit: float) -> str | None:
+    """Why a valid ``eta`` lies too far ahead (more than ``limit`` seconds after ``now``), or None.
+
+    The worker holds a message with a future eta unacked until then (Celery's timer); one further
+    ahead than the broker's consumer timeout has its channel closed, is redelivered, held again,
+    and so on until the delivery limit. A countdown is an eta on the wire. Our own retries wait in
+    the broker (native delayed delivery) and arrive at their eta, so they never meet this limit.
+    Call after :func:`header_problem` (the eta parses); a naive eta is read as UTC, as Celery's
+    worker reads it (``maybe_make_aware(..., naive_as_utc=True)``), whatever the app's time zone.
+    """
+    value = headers.get("eta")
+    if value is None:
+        return None
+    when = maybe_iso8601(value)
+    if when is None:
+        return None
+    ahead = ((when if when.tzinfo else when.replace(tzinfo=UTC)) - now).total_seconds()
+    if ahead <= limit:
+        return None
+    return (
+        f"eta {str(value)[:64]!r} is {ahead:.0f} s ahead, more than RAGTASKS_MAX_ETA_SECONDS={limit:g}: the worker "
+        "would hold it unacked past the broker's consumer timeout until the delivery limit; publish it closer "
+        "to its time (a far-future job belongs in a scheduler)"
+    )

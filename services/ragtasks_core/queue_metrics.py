@@ -1,8 +1,10 @@
 """Queue depth and consumers per queue, read from RabbitMQ's management API at scrape time.
 
 ``ragtasks_queue_messages{queue,state}`` (state ready|unacknowledged) and
-``ragtasks_queue_consumers{queue}``. Unacknowledged messages matter: with acks_late every task
-being worked on is unacked, so "ready" alone under-reports a busy queue. Results are cached for a
+``ragtasks_queue_consumers{queue}``, for every task queue of ``contract.TASK_QUEUES`` (the
+workers' own and ``maintenance``, where beat's periodic work waits). Unacknowledged messages
+matter: with acks_late every task being worked on is unacked, so "ready" alone under-reports a
+busy queue. Results are cached for a
 few seconds so several scrapers do not hammer the management API.
 """
 
@@ -18,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from ragtasks_publisher.urls import parse_broker_url
 
-from .contract import Queue
+from .contract import TASK_QUEUES
 from .settings import Settings
 
 CACHE_SECONDS = 5.0
@@ -59,20 +61,20 @@ class QueueCollector(Collector):
 
     def _families(self) -> list[GaugeMetricFamily]:
         messages = GaugeMetricFamily(
-            "ragtasks_queue_messages", "Messages in a worker queue, by state.", labels=["queue", "state"]
+            "ragtasks_queue_messages", "Messages in a task queue, by state.", labels=["queue", "state"]
         )
-        consumers = GaugeMetricFamily("ragtasks_queue_consumers", "Consumers of a worker queue.", labels=["queue"])
+        consumers = GaugeMetricFamily("ragtasks_queue_consumers", "Consumers of a task queue.", labels=["queue"])
         up = GaugeMetricFamily("ragtasks_queue_metrics_up", "1 if the RabbitMQ management API answered.")
         try:
             rows = {str(row["name"]): row for row in self._fetch()}
         except (httpx.HTTPError, ValueError, KeyError):
             up.add_metric([], 0)
             return [up]
-        for queue in Queue:
-            row = rows.get(queue.value, {})
-            messages.add_metric([queue.value, "ready"], float(row.get("messages_ready") or 0))  # type: ignore[arg-type]
-            messages.add_metric([queue.value, "unacknowledged"], float(row.get("messages_unacknowledged") or 0))  # type: ignore[arg-type]
-            consumers.add_metric([queue.value], float(row.get("consumers") or 0))  # type: ignore[arg-type]
+        for queue in TASK_QUEUES:
+            row = rows.get(queue, {})
+            messages.add_metric([queue, "ready"], float(row.get("messages_ready") or 0))  # type: ignore[arg-type]
+            messages.add_metric([queue, "unacknowledged"], float(row.get("messages_unacknowledged") or 0))  # type: ignore[arg-type]
+            consumers.add_metric([queue], float(row.get("consumers") or 0))  # type: ignore[arg-type]
         up.add_metric([], 1)
         return [messages, consumers, up]
 

@@ -9,9 +9,11 @@ connected under a fixed ``dispatch_uid``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, signals
@@ -87,27 +89,48 @@ def _worker_stopping(**_: Any) -> None:
 # --- task metrics and the task log line ---------------------------------------------------------
 
 
-def _labels(task: Task) -> tuple[str, str]:
-    name = task.name
+@dataclass(frozen=True)
+class _Series:
+    """One task's metric children, looked up once per process instead of five ``labels()`` (each
+    a lock and a tuple) per task. The children are the same objects ``labels()`` returns, so the
+    multiprocess values (one mmapped file per process, keyed by pid) stay exact under prefork."""
+
+    queue: str
+    in_progress: Any
+    duration: Any
+    queue_wait: Any
+    outcomes: dict[str, Any]
+
+
+@functools.cache
+def _series(name: str) -> _Series:
     try:
-        return name, queue_for(name).value
+        queue = queue_for(name).value
     except ValueError:
-        return name, "unknown"
+        queue = "unknown"
+    return _Series(
+        queue,
+        metrics.TASKS_IN_PROGRESS.labels(name, queue),
+        metrics.TASK_DURATION.labels(name, queue),
+        metrics.TASK_QUEUE_WAIT.labels(name, queue),
+        {outcome: metrics.TASKS.labels(name, queue, outcome) for outcome in metrics.TASK_OUTCOMES},
+    )
 
 
 _started: dict[str, float] = {}
 
 
 def _task_started(task_id: str, task: Task, **_: Any) -> None:
-    name, queue = _labels(task)
+    series = _series(task.name)
     _started[task_id] = time.perf_counter()
-    metrics.TASKS_IN_PROGRESS.labels(name, queue).inc()
-    published = getattr(task.request, PUBLISHED_AT_HEADER, None)
-    if published is None and task.request.headers:
-        published = task.request.headers.get(PUBLISHED_AT_HEADER)
+    series.in_progress.inc()
+    request = task.request  # a look-up on the request stack: once
+    published = getattr(request, PUBLISHED_AT_HEADER, None)
+    if published is None and request.headers:
+        published = request.headers.get(PUBLISHED_AT_HEADER)
     if published is not None:
         with contextlib.suppress(TypeError, ValueError):
-            metrics.TASK_QUEUE_WAIT.labels(name, queue).observe(max(0.0, time.time() - float(published)))
+            series.queue_wait.observe(max(0.0, time.time() - float(published)))
 
 
 # IGNORED: an invalid payload, dead-lettered with its reason by parse_payload.
@@ -127,14 +150,16 @@ _LOGGED_IDS = ("session_id", "kb_id", "evaluation_id", "fingerprint")
 def _task_finished(
     task_id: str, task: Task, state: str | None = None, kwargs: dict[str, Any] | None = None, **_: Any
 ) -> None:
-    name, queue = _labels(task)
-    metrics.TASKS_IN_PROGRESS.labels(name, queue).dec()
+    name = task.name
+    series = _series(name)
+    queue = series.queue
+    series.in_progress.dec()
     started = _started.pop(task_id, None)
     duration = time.perf_counter() - started if started is not None else None
     if duration is not None:
-        metrics.TASK_DURATION.labels(name, queue).observe(duration)
+        series.duration.observe(duration)
     outcome = _STATE_OUTCOME.get(state or "", "failure")
-    metrics.TASKS.labels(name, queue, outcome).inc()
+    series.outcomes[outcome].inc()
     if outcome == "success" and name in PERIODIC_TASKS:
         metrics.PERIODIC_LAST_SUCCESS.labels(name).set_to_current_time()
     fields: dict[str, Any] = {"task_id": task_id, "task": name, "queue": queue, "outcome": outcome}

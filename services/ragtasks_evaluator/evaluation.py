@@ -36,7 +36,8 @@ Publish = Callable[[TaskName, dict[str, Any], str], None]
 
 @dataclass
 class Row:
-    """One sampled chunk of an evaluation: its question, what came back, and at which rank."""
+    """One query of an evaluation -- a sampled chunk's question (``question_index``: which of its
+    ``questions_per_chunk``) or a labelled query: what came back, and at which rank."""
 
     evaluation_id: str
     batch: int
@@ -52,9 +53,11 @@ class Row:
     aliases: dict[str, str] = field(default_factory=dict)
     question_id: str | None = None  # the stored question (``question_store``); None: not stored
     relevant: list[list[Any]] | None = None  # a labelled query's judgements [[chunk_id, grade]]; None: own chunk
+    question_index: int = 0
 
     def document(self, keep: int | None = None) -> dict[str, Any]:
-        """The ``evaluation_rows`` document (keyed by evaluation and chunk; see ``store.write_rows``).
+        """The ``evaluation_rows`` document (keyed by evaluation, chunk and question index; see
+        ``store.write_rows``).
 
         ``retrieved`` keeps the first ``keep`` ids (the largest k): every metric is scored from
         them, and a retriever asked for 1,000 ids must not make every row 1,000 ids long.
@@ -63,6 +66,7 @@ class Row:
         return {
             "evaluation_id": self.evaluation_id,
             "chunk_id": self.chunk_id,
+            "question_index": self.question_index,
             "batch": self.batch,
             "question": self.question,
             "question_source": self.question_source,
@@ -131,9 +135,12 @@ def _write_sample(db: Database, doc: dict[str, Any], settings: Settings, questio
     sample = logic.sample_ids(pool, doc["sample_size"], doc["seed"])
     retriever = resolve_config(settings, store.kb_retriever(db, doc["kb_id"]), doc.get("retriever_spec"))
     bounds = logic.batch_bounds(len(sample), settings.eval_batch_size)
+    # Each of a chunk's questions is a query of its own; labelled queries are one question each.
+    per_chunk = 1 if labelled else int(doc.get("questions_per_chunk") or 1)
     fields = {
         "chunk_ids": sample,
-        "total": len(sample),
+        "total": len(sample) * per_chunk,  # rows: one per query
+        "chunks": len(sample),
         "batch_size": settings.eval_batch_size,
         "batches": len(bounds),
         "done_batches": [],
@@ -144,7 +151,7 @@ def _write_sample(db: Database, doc: dict[str, Any], settings: Settings, questio
         "top_k": logic.retrieval_depth(retriever["top_k"], doc["k"]),
         "question_generator": LABELLED if labelled else question_generator,
         "kb_version": store.kb_version(db, doc["kb_id"]),
-        "questions_per_chunk": int(doc.get("questions_per_chunk") or 1),
+        "questions_per_chunk": per_chunk,
     }
     fields["comparison_key"] = logic.comparison_key({**doc, **fields})
     written = store.set_sample(db, doc["_id"], fields)
@@ -166,6 +173,10 @@ def evaluate_batch(
 ) -> dict[str, Any]:
     """Questions and retrieval for one batch; rows are saved per LLM call, so a retry resumes.
 
+    A chunk has ``questions_per_chunk`` questions, each its own query and row; an LLM call takes
+    ``questions_per_call // questions_per_chunk`` chunks (at least one), so a call asks about as
+    many questions whatever the setting.
+
     Idempotent: rows already written are skipped; the batch is recorded in a set; whichever
     batch completes the set publishes the (idempotent) finalizer.
 
@@ -183,36 +194,42 @@ def evaluate_batch(
         return {"evaluation_id": evaluation_id, "batch": batch, "status": "skipped"}
     size = doc["batch_size"]
     ids = doc["chunk_ids"][batch * size : (batch + 1) * size]
-    done = {r["chunk_id"] for r in store.rows_for(db, evaluation_id, ids)}
-    todo = [i for i in ids if i not in done]
     labelled = doc.get("questions") == LABELLED
+    per_chunk = 1 if labelled else int(doc.get("questions_per_chunk") or 1)
+    done = {logic.row_query(r) for r in store.rows_for(db, evaluation_id, ids)}
+    todo = [i for i in ids if any((i, n) not in done for n in range(per_chunk))]
     if labelled:
         found = {q["query_id"]: q for q in store.labelled_queries(db, doc["kb_id"], todo)}
     else:
         found = {c["chunk_id"]: c for c in store.chunks(db, doc["kb_id"], active_only=False, chunk_ids=todo)}
     top_k = int(doc.get("top_k") or max(doc["k"]))
     keep = max(doc["k"])
-    generator = str(doc.get("question_generator") or "")
-    missing = [i for i in todo if i not in found]
     gone = "query deleted after sampling" if labelled else "chunk deleted after sampling"
-    store.write_rows(db, [Row(evaluation_id, batch, i, error=gone).document() for i in missing])
+    missing = [
+        Row(evaluation_id, batch, i, error=gone, question_index=n).document()
+        for i in todo
+        if i not in found
+        for n in range(per_chunk)
+        if (i, n) not in done
+    ]
+    store.write_rows(db, missing)
     present = [i for i in todo if i in found]
     written = 0
 
     def spent() -> bool:
         return written > 0 and clock() - started >= budget_seconds
 
-    for start in range(0, len(present), questions_per_call):
+    step = max(1, questions_per_call // per_chunk)
+    for start in range(0, len(present), step):
         if spent():
             return _continue_batch(db, evaluation_id, batch, len(done) + len(missing) + written, publish)
-        group = present[start : start + questions_per_call]
+        group = [found[i] for i in present[start : start + step]]
         t0 = time.perf_counter()
         if labelled:
-            prepared = _labelled_rows(db, doc, batch, [found[i] for i in group])
+            prepared = _labelled_rows(db, doc, batch, group)
         else:
-            questions = question_store.questions_for(db, writer, generator, [found[i] for i in group])
-            prepared = [_generated_row(doc, batch, found[i], q) for i, q in zip(group, questions, strict=True)]
-        question_ms = (time.perf_counter() - t0) * 1000 / max(1, len(group))
+            prepared = _generated_rows(db, doc, batch, group, writer, per_chunk, done)
+        question_ms = (time.perf_counter() - t0) * 1000 / max(1, len(prepared))
         rows = []
         for row in prepared:
             if spent():
@@ -221,12 +238,12 @@ def evaluate_batch(
             rows.append(_retrieve(row, retriever, top_k).document(keep))
             written += 1
         store.write_rows(db, rows)
-        if len(rows) < len(group):
+        if len(rows) < len(prepared):
             return _continue_batch(db, evaluation_id, batch, len(done) + len(missing) + written, publish)
     after = store.mark_batch_done(db, evaluation_id, batch)
     if after is not None and len(after.get("done_batches", [])) >= after["batches"]:
         publish(TaskName.FINALIZE_EVALUATION, {"evaluation_id": evaluation_id}, f"{evaluation_id}.final")
-    return {"evaluation_id": evaluation_id, "batch": batch, "status": "done", "rows": len(todo)}
+    return {"evaluation_id": evaluation_id, "batch": batch, "status": "done", "rows": len(missing) + written}
 
 
 def _continue_batch(db: Database, evaluation_id: str, batch: int, rows_done: int, publish: Publish) -> dict[str, Any]:
@@ -241,14 +258,28 @@ def _continue_batch(db: Database, evaluation_id: str, batch: int, rows_done: int
     return {"evaluation_id": evaluation_id, "batch": batch, "status": "continued", "rows_done": rows_done}
 
 
-def _generated_row(
-    doc: dict[str, Any], batch: int, chunk: dict[str, Any], question: tuple[str, str, str | None]
-) -> Row:
-    """A generated question's row: its own chunk is the relevant one; chunks merged into it stand for it."""
-    text, source, question_id = question
-    row = Row(doc["_id"], batch, chunk["chunk_id"], text, source, question_id=question_id)
-    row.aliases = dict.fromkeys(chunk.get("merged_ids") or [], chunk["chunk_id"])
-    return row
+def _generated_rows(
+    db: Database,
+    doc: dict[str, Any],
+    batch: int,
+    chunks: list[dict[str, Any]],
+    writer: QuestionWriter,
+    per_chunk: int,
+    done: set[logic.QueryKey],
+) -> list[Row]:
+    """The rows still to do of ``chunks``' questions (stored, else written now): each question's
+    relevant chunk is its own; chunks merged into it stand for it."""
+    generator = str(doc.get("question_generator") or "")
+    asked = question_store.questions_for(db, writer, generator, chunks, per_chunk)
+    rows = []
+    for chunk, questions in zip(chunks, asked, strict=True):
+        for index, (text, source, question_id) in enumerate(questions):
+            if (chunk["chunk_id"], index) in done:
+                continue
+            row = Row(doc["_id"], batch, chunk["chunk_id"], text, source, question_id=question_id, question_index=index)
+            row.aliases = dict.fromkeys(chunk.get("merged_ids") or [], chunk["chunk_id"])
+            rows.append(row)
+    return rows
 
 
 def _labelled_rows(db: Database, doc: dict[str, Any], batch: int, queries: list[dict[str, Any]]) -> list[Row]:

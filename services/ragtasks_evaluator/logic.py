@@ -83,11 +83,32 @@ def row_run(chunk_id: str, row: dict[str, Any] | None) -> tuple[list[str], dict[
     return ir_metrics.canonical_run([str(c) for c in row.get("retrieved") or []], aliases), qrels
 
 
-def score_rows(chunk_ids: Sequence[str], rows: dict[str, dict[str, Any]], ks: Iterable[int]) -> dict[str, float]:
-    """Every metric of ``ir_metrics`` at every k over the sampled chunks (a missing row counts as 0),
+# A query of an evaluation: (sampled chunk or labelled query id, question index).
+QueryKey = tuple[str, int]
+
+
+def query_keys(chunk_ids: Sequence[str], per_chunk: int = 1) -> list[QueryKey]:
+    """Every query of an evaluation: each sampled chunk's ``per_chunk`` questions, each its own query."""
+    return [(c, index) for c in chunk_ids for index in range(per_chunk)]
+
+
+def row_query(row: dict[str, Any]) -> QueryKey:
+    """The query a row answers (rows written before questions had an index are question 0)."""
+    return str(row["chunk_id"]), int(row.get("question_index") or 0)
+
+
+def score_queries(
+    keys: Sequence[QueryKey], rows: dict[QueryKey, dict[str, Any]], ks: Iterable[int]
+) -> dict[str, float]:
+    """Every metric of ``ir_metrics`` at every k over the queries (a missing row counts as 0),
     rounded for the report; ``hit_rate@k`` and ``mrr@k`` equal ``score`` over the rows' ranks."""
-    runs = [row_run(c, rows.get(c)) for c in chunk_ids]
+    runs = [row_run(chunk_id, rows.get((chunk_id, index))) for chunk_id, index in keys]
     return {key: round(value, 6) for key, value in ir_metrics.mean_metrics(runs, ks).items()}
+
+
+def score_rows(chunk_ids: Sequence[str], rows: dict[str, dict[str, Any]], ks: Iterable[int]) -> dict[str, float]:
+    """:func:`score_queries` of one question per chunk, rows keyed by chunk id."""
+    return score_queries(query_keys(chunk_ids), {(c, 0): r for c, r in rows.items()}, ks)
 
 
 # What makes two reports of one KB comparable: the same retriever (as configured), the same

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from pymongo.database import Database
 
+from ragtasks_core.documents import kbs
 from ragtasks_core.documents.evaluations import new_evaluation
 from ragtasks_core.settings import Settings
 
@@ -39,5 +40,8 @@ def create_nightly_evaluation(
         trigger="nightly",
         now=store.now(),
         maintenance_error=maintenance_error,
+        # A system record about the KB: its owner's (RAGTASKS_API_KEY_ISOLATION, docs/security.md).
+        owner=kbs.owner_of(db, kb_id),
     )
+    doc["questions_per_chunk"] = settings.eval_questions_per_chunk  # RAGTASKS_EVAL_QUESTIONS_PER_CHUNK
     return store.create_evaluation(db, doc)

@@ -16,7 +16,7 @@ from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
 
-from . import logic, store
+from . import alert_text, logic, store
 
 if TYPE_CHECKING:
     from .evaluation import Publish
@@ -34,8 +34,10 @@ def finalize_evaluation(db: Database, evaluation_id: str, *, settings: Settings,
     if doc is None or "chunk_ids" not in doc:
         return {"evaluation_id": evaluation_id, "status": "missing"}
     if doc["status"] != store.DONE:
-        rows = {r["chunk_id"]: r for r in store.rows_for(db, evaluation_id)}
-        metrics = logic.score_rows(doc["chunk_ids"], rows, doc["k"])
+        rows = {logic.row_query(r): r for r in store.rows_for(db, evaluation_id)}
+        # Every question is a query of its own: a chunk with three questions is three queries.
+        queries = logic.query_keys(doc["chunk_ids"], int(doc.get("questions_per_chunk") or 1))
+        metrics = logic.score_queries(queries, rows, doc["k"])
         finished = store.now()
         previous = store.previous_report(db, doc, finished)
         baseline = store.baseline_report(db, doc)
@@ -50,7 +52,7 @@ def finalize_evaluation(db: Database, evaluation_id: str, *, settings: Settings,
         fields = {
             "metrics": metrics,
             "finished_at": finished,
-            "counts": _counts(list(rows.values()), len(doc["chunk_ids"])),
+            "counts": _counts(list(rows.values()), len(queries)),
             "question_set": question_set(doc, rows),
             "timings": _timings(list(rows.values()), started, finished),
             "comparison": {
@@ -92,11 +94,11 @@ def _counts(rows: list[dict[str, Any]], total: int) -> dict[str, Any]:
     }
 
 
-def question_set(doc: dict[str, Any], rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def question_set(doc: dict[str, Any], rows: dict[logic.QueryKey, dict[str, Any]]) -> dict[str, Any]:
     """Which questions the report asked: the writer, how many per chunk, how many were stored
     (reused or kept for the next run), and a fingerprint of every (chunk, question) pair -- two
     reports with the same fingerprint asked exactly the same questions."""
-    pairs = sorted(f"{c}\t{rows[c].get('question', '')}" for c in doc["chunk_ids"] if c in rows)
+    pairs = sorted(f"{_query_label(key)}\t{row.get('question', '')}" for key, row in rows.items())
     return {
         "generator": doc.get("question_generator"),
         "questions_per_chunk": int(doc.get("questions_per_chunk") or 1),
@@ -122,9 +124,10 @@ def recall_drop_alert(doc: dict[str, Any], settings: Settings) -> dict[str, Any]
     fields: dict[str, Any] = {
         "fingerprint": f"recall-drop:{kb_id}",
         "severity": "critical" if -worst["delta"] >= 2 * settings.eval_drop_threshold else "warning",
-        "title": f"Recall dropped on knowledge base {kb_id}",
-        "body": "; ".join(_describe(d, doc["comparison"]) for d in drops)
-        + f" (evaluation {doc['_id']}, threshold {settings.eval_drop_threshold})",
+        # In the team's language, like the alerter's own words around it; each drop says what
+        # it was held to (previous comparable report, baseline or floor).
+        "title": alert_text.title(settings.alert_language, kb_id),
+        "body": alert_text.body(settings.alert_language, drops, doc["comparison"], doc["_id"]),
         "labels": {
             "kb": kb_id,
             "alertname": "RecallDrop",
@@ -143,13 +146,11 @@ def recall_drop_alert(doc: dict[str, Any], settings: Settings) -> dict[str, Any]
     return dumped
 
 
-def _describe(drop: dict[str, Any], comparison: dict[str, Any]) -> str:
-    """One drop, saying what it was held to: the previous report, the baseline or the floor."""
-    against = drop.get("against", "previous")
-    if against == "floor":
-        return f"{drop['metric']} {drop['current']:.3f} below the floor {drop['previous']:.3f}"
-    reference = comparison.get(f"{against}_evaluation_id")
-    return f"{drop['metric']} {drop['previous']:.3f} -> {drop['current']:.3f} against the {against} report {reference}"
+def _query_label(key: logic.QueryKey) -> str:
+    """A query in the fingerprint: a chunk's first question is named by the chunk alone, as it was
+    before chunks had several (so reports of one question per chunk keep their fingerprint)."""
+    chunk_id, index = key
+    return chunk_id if index == 0 else f"{chunk_id}#{index}"
 
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:

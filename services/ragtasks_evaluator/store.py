@@ -3,20 +3,22 @@
 Correctness rests on single-document atomic updates only:
 - the sample is written once, by compare-and-set on ``chunk_ids`` not existing, so racing or
   redelivered ``run_evaluation`` tasks agree on one sample;
-- each row is keyed ``(evaluation_id, chunk_id)`` and replaced whole, so a re-run batch rewrites
-  the same rows instead of adding more;
+- each row is keyed ``(evaluation_id, chunk_id, question_index)`` and replaced whole, so a re-run
+  batch rewrites the same rows instead of adding more;
 - finished batches are a set (``$addToSet``), so a batch that runs twice counts once, and the
   report is written by compare-and-set on ``status != done``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
+from pymongo.errors import OperationFailure
 
 from ragtasks_core import documents
 from ragtasks_core.documents import chunks as chunk_docs
@@ -31,9 +33,17 @@ KB_MERGES = merges.COLLECTION
 EVALUATIONS = evaluations.COLLECTION
 EVALUATION_ROWS = evaluations.ROWS
 
-# Every index is declared once, in ``ragtasks_core.documents``; the evaluator's tasks create them
-# once per process (``Runtime.set_up_once``) through this name.
-ensure_indexes = documents.ensure_indexes
+# The rows' unique index before a chunk could have several questions: it would refuse the second.
+LEGACY_ROW_INDEX = "evaluation_id_1_chunk_id_1"
+
+
+def ensure_indexes(db: Database) -> None:
+    """Every index is declared once, in ``ragtasks_core.documents``; the evaluator's tasks create
+    them once per process (``Runtime.set_up_once``) through this name, and drop the legacy one."""
+    documents.ensure_indexes(db)
+    if LEGACY_ROW_INDEX in db[EVALUATION_ROWS].index_information():
+        with contextlib.suppress(OperationFailure):  # another worker process dropped it first
+            db[EVALUATION_ROWS].drop_index(LEGACY_ROW_INDEX)
 
 
 def now() -> datetime:
@@ -151,10 +161,7 @@ def rows_for(db: Database, evaluation_id: str, chunk_ids: Sequence[str] | None =
 def write_rows(db: Database, rows: list[dict[str, Any]]) -> None:
     if rows:
         db[EVALUATION_ROWS].bulk_write(
-            [
-                UpdateOne({"evaluation_id": r["evaluation_id"], "chunk_id": r["chunk_id"]}, {"$set": r}, upsert=True)
-                for r in rows
-            ],
+            [UpdateOne(evaluations.row_key(r), {"$set": r}, upsert=True) for r in rows],
             ordered=False,
         )
 

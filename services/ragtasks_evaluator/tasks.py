@@ -129,9 +129,9 @@ def run_evaluation(self: Task, **kwargs: Any) -> dict[str, Any]:
 def evaluate_batch(self: Task, **kwargs: Any) -> dict[str, Any]:
     """Questions (LLM or offline) and retrieval for one batch of sampled chunks.
 
-    Idempotent: rows are keyed (evaluation_id, chunk_id) and rows already written are skipped, so
-    a retry after an LLM failure -- or a continuation after the time budget -- resumes where it
-    stopped; the batch counts once (a set).
+    Idempotent: rows are keyed (evaluation_id, chunk_id, question_index) and rows already written
+    are skipped, so a retry after an LLM failure -- or a continuation after the time budget --
+    resumes where it stopped; the batch counts once (a set).
     """
     payload = parse_payload(EvaluateBatch, kwargs)
     try:

@@ -79,7 +79,7 @@ def _labels(labels: dict[str, Any]) -> dict[str, str]:
     return kept
 
 
-def to_alert(alert: AmAlert) -> RaiseAlert:
+def to_alert(alert: AmAlert, owner: str | None = None) -> RaiseAlert:
     labels = alert.labels
     fingerprint = alert.fingerprint or hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
     title = alert.annotations.get("summary") or labels.get("alertname") or "Alertmanager alert"
@@ -97,6 +97,7 @@ def to_alert(alert: AmAlert) -> RaiseAlert:
         starts_at=_real(alert.startsAt),
         # A firing alert's endsAt is only Prometheus's refresh horizon: resolution comes explicitly.
         ends_at=_real(alert.endsAt) if alert.status == "resolved" else None,
+        created_by=owner,
     )
 
 
@@ -114,14 +115,15 @@ def _fingerprint_of(raw: Any) -> str | None:
     return None
 
 
-def convert(alerts: list[Any]) -> tuple[list[RaiseAlert], list[Skipped]]:
-    """The batch's valid alerts as ``RaiseAlert`` and the skipped ones with the reason."""
+def convert(alerts: list[Any], owner: str | None = None) -> tuple[list[RaiseAlert], list[Skipped]]:
+    """The batch's valid alerts as ``RaiseAlert`` (raised by the key named ``owner``) and the
+    skipped ones with the reason."""
     good: list[RaiseAlert] = []
     skipped: list[Skipped] = []
     for index, raw in enumerate(alerts):
         try:
             safe_json.check(raw, path=f"alerts[{index}]")
-            good.append(to_alert(AmAlert.model_validate(raw)))
+            good.append(to_alert(AmAlert.model_validate(raw), owner))
         except (ValueError, ValidationError) as exc:
             skipped.append(Skipped(index=index, fingerprint=_fingerprint_of(raw), reason=_reason(exc)))
     return good, skipped

@@ -5,24 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from ragtasks_core import documents, metrics, mongo, tokens
-from ragtasks_core.api_keys import ANONYMOUS
 from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
 from ragtasks_core.queue_metrics import QueueCollector
 from ragtasks_core.settings import Settings
 
 from .body_guard import BodyGuard
-from .deps import CALLER
+from .observe import Observe
 from .publisher import Publisher
+from .query_sampler import QuerySampler
 from .readiness import Readiness
 from .routes import ROUTERS
 
@@ -39,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         client = mongo.async_client(settings)
         app.state.db = client[settings.mongodb_db]
         app.state.readiness = Readiness(settings, app.state.db)
+        app.state.query_sampler = QuerySampler(app.state.db, settings.event_queries_max_per_kb)
         # Loading the tokenizer's ranks takes seconds of GIL-holding CPU: before serving, not
         # in the middle of the first append.
         await asyncio.to_thread(tokens.count_tokens, "warm-up")
@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # The review list's writes in flight finish first (bounded: they are best effort).
+            with contextlib.suppress(Exception):
+                await app.state.query_sampler.drain(SHUTDOWN_TIMEOUT_SECONDS)
             # Bounded: with Mongo already gone, closing the client (it ends its server sessions)
             # would wait out server selection, and the pod would overrun its grace period.
             with contextlib.suppress(Exception):
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.publisher = Publisher(app.state.celery, timeout=settings.publish_timeout_seconds)
     metrics.set_build_info()
     metrics.init_publish_series(t.value for t in TaskName)
+    metrics.init_session_series()  # DELETE /v1/sessions/{id} counts reason="request"
     app.state.metrics_registry = metrics.registry_for_scrape()
     app.state.queue_registry = CollectorRegistry()
     app.state.queue_registry.register(QueueCollector(settings))
@@ -87,28 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _install_middleware(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        status_code = 500
-        try:
-            response = await call_next(request)
-            status_code = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            caller = request.scope.get("state", {}).get(CALLER, ANONYMOUS)  # a key's name, never its token
-            metrics.HTTP_REQUESTS.labels(request.method, path, str(status_code), caller).inc()
-            log.info(
-                "%s %s %s caller=%s",
-                request.method,
-                path,
-                status_code,
-                caller,
-                extra={"method": request.method, "route": path, "status": status_code, "caller": caller},
-            )
-            metrics.HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+    app.add_middleware(Observe)  # outermost but for the error handler: every answer is counted
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, exc: Exception) -> JSONResponse:

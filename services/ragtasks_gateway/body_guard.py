@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragtasks_core.settings import Settings
 
-from .deps import AUTHENTICATED, CALLER, access_problem
+from .deps import AUTHENTICATED, access_problem, remember_key
 
 PROTECTED_PREFIX = "/v1/"
 # A body that timed out (or whose length cannot be parsed) leaves the connection in an unknown
@@ -106,7 +106,7 @@ class BodyGuard:
         if path.startswith(PROTECTED_PREFIX):
             key, refused = access_problem(self.settings, scope["method"], path, headers.get("authorization"))
             if key is not None:
-                scope.setdefault("state", {})[CALLER] = key.name
+                remember_key(scope, key)
             if refused:
                 return refused[0], refused[1], {"WWW-Authenticate": "Bearer"} if refused[0] == 401 else {}
         declared = headers.get("content-length")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.database import AsyncDatabase
 
-from ragtasks_core.api_keys import ApiKey, authenticate, required_scope
+from ragtasks_core.api_keys import ApiKey, authenticate, is_admin_area, required_scope, sees_everything
 from ragtasks_core.settings import Settings
 
+from .ownership import Caller
 from .publisher import Publisher
 
 _bearer = HTTPBearer(auto_error=False)
@@ -19,19 +20,23 @@ AUTHENTICATED = "ragtasks_authenticated"
 # The caller's key name, in the request's scope state: what the request log line and the
 # ``caller`` label of ragtasks_http_requests_total show (never the token).
 CALLER = "ragtasks_caller"
+# The caller's ``ApiKey`` itself, in the request's scope state: whom its records belong to.
+KEY = "ragtasks_key"
 
 
-def get_settings(request: Request) -> Settings:
+# Every dependency here is ``async def``: they only read the app's or the request's state, and a
+# plain ``def`` would be run in the thread pool, a hop that costs more than the work (issue 17).
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_db(request: Request) -> AsyncDatabase:
+async def get_db(request: Request) -> AsyncDatabase:
     db: AsyncDatabase = request.app.state.db
     return db
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     publisher: Publisher = request.app.state.publisher
     return publisher
 
@@ -56,10 +61,14 @@ def access_problem(
     scope = required_scope(method, path)
     if scope not in key.scopes:
         return key, (403, f"the key {key.name!r} lacks the {scope!r} scope this request needs")
+    if settings.api_key_isolation and is_admin_area(path) and not sees_everything(key):
+        # DLQ, redelivery and silences act on every key's alerts and tasks: under isolation the
+        # implicit all-scopes of a key without a scope list must not reach them.
+        return key, (403, f"the key {key.name!r} needs an entry that lists the 'admin' scope for this request")
     return key, None
 
 
-def require_api_key(
+async def require_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Bearer auth on every ``/v1`` route (``credentials`` puts the scheme in the OpenAPI docs).
@@ -70,12 +79,26 @@ def require_api_key(
     settings = request.app.state.settings
     key, refused = access_problem(settings, request.method, request.url.path, request.headers.get("authorization"))
     if key is not None:
-        request.scope.setdefault("state", {})[CALLER] = key.name
+        remember_key(request.scope, key)
     if refused:
         headers = {"WWW-Authenticate": "Bearer"} if refused[0] == status.HTTP_401_UNAUTHORIZED else None
         raise HTTPException(refused[0], refused[1], headers=headers)
 
 
+def remember_key(scope: Any, key: ApiKey) -> None:
+    """Put the authenticated key (and its name, for logs and metrics) in the request's state."""
+    state = scope.setdefault("state", {})
+    state[CALLER] = key.name
+    state[KEY] = key
+
+
+async def get_caller(request: Request) -> Caller:
+    """The caller as ownership sees it (``RAGTASKS_API_KEY_ISOLATION``)."""
+    settings: Settings = request.app.state.settings
+    return Caller.of(request.scope.get("state", {}).get(KEY), settings.api_key_isolation)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[AsyncDatabase, Depends(get_db)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -17,6 +17,10 @@ from typing import Any
 
 # The topic exchange every task goes through; routing key = queue = the task name's 2nd part.
 EXCHANGE = "ragtasks"
+# The owners a task name may name (``contract.Queue``; this package imports nothing of ragtasks_core,
+# tests/unit/publishing/test_message.py keeps the two equal). Not ``maintenance``: beat's tasks keep
+# their owner's name (``ragtasks.summarizer.sweep_outbox``), so a publisher routing by name reaches
+# the owner's queue, whose worker registers them too; only beat routes them to ``maintenance``.
 QUEUES = ("summarizer", "evaluator", "alerter")
 # ragtasks' own header, read by the workers' queue-wait metric: Unix seconds as a decimal string
 # (AMQP floats are not portable: pika, for one, cannot encode them).

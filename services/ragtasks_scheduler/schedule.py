@@ -23,7 +23,12 @@ RETENTION_HOUR, RETENTION_MINUTE = 3, 30
 
 
 def retention_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The nightly deletion of idle sessions, when RAGTASKS_SESSION_RETENTION_DAYS is set."""
+    """The nightly deletion of idle sessions, when RAGTASKS_SESSION_RETENTION_DAYS is set.
+
+    Unset retention keeps everything, so there is no entry at all (rather than a daily no-op that
+    would look like a deletion that ran). Beat publishes it to ``maintenance`` (``contract.TASK_ROUTES``:
+    it is a scheduled task), which every worker consumes, so it runs with the summarizer disabled too.
+    """
     if settings.session_retention_days is None:
         return {}
     return {
@@ -31,6 +36,7 @@ def retention_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": TaskName.DELETE_IDLE_SESSIONS.value,
             "schedule": crontab(hour=RETENTION_HOUR, minute=RETENTION_MINUTE),
             "kwargs": {},
+            # Like the nightly evaluation: a run that could not start within 6 hours waits for the next night.
             "options": {"expires": 6 * 3600},
         }
     }

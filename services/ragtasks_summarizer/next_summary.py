@@ -32,29 +32,42 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, str, SummaryReason], None]
 
 
-def wants_next(db: Database, session_id: str, policy: Policy, *, more: bool, now: datetime) -> bool:
+def wants_next(
+    db: Database, session_id: str, policy: Policy, *, more: bool, now: datetime, seen: store.SessionState | None = None
+) -> bool:
     """Whether the session needs another summary now: work left over, or past the threshold,
-    and in both cases something a summary would fold."""
-    doc = db[sessions.COLLECTION].find_one(sessions.by_id(session_id))
-    if doc is None or doc.get("summary_pending") is not None:
-        return False
-    upto = int(doc.get("summary_upto_seq") or 0)
-    past = should_trigger(
-        policy,
-        tokens_since=int(doc.get("tokens_since_summary") or 0),
-        messages_since=int(doc.get("last_seq") or 0) - upto,
-    )
+    and in both cases something a summary would fold.
+
+    ``seen``: the session as this task's last commit left it, that same update having freed the
+    slot -- no read needed: appends since then found the slot free and claimed for themselves.
+    """
+    if seen is None:
+        doc = db[sessions.COLLECTION].find_one(
+            sessions.by_id(session_id), {**sessions.SUMMARY_STATE, "summary_pending": 1}
+        )
+        if doc is None or doc.get("summary_pending") is not None:
+            return False
+        seen = store.state_of(session_id, doc)
+    past = should_trigger(policy, tokens_since=seen.tokens_since, messages_since=seen.messages_since)
     if not (more or past):
         return False
+    upto = seen.upto_seq
     return bool(foldable_run(policy, history.heads_after(db, session_id, upto), upto, now))
 
 
 def claim_next(
-    db: Database, session_id: str, policy: Policy, publish: Publish, *, more: bool, now: datetime | None = None
+    db: Database,
+    session_id: str,
+    policy: Policy,
+    publish: Publish,
+    *,
+    more: bool,
+    now: datetime | None = None,
+    seen: store.SessionState | None = None,
 ) -> str | None:
     """Claim and publish the session's next summary if it wants one; the new task id, or None."""
     now = now or datetime.now(UTC)
-    if not wants_next(db, session_id, policy, more=more, now=now):
+    if not wants_next(db, session_id, policy, more=more, now=now, seen=seen):
         return None
     reason: SummaryReason = "continue" if more else "threshold"
     task_id = store.claim_pending(db, session_id, reason=reason, now=now)

@@ -12,6 +12,7 @@ The documents, filters and updates are built by :mod:`ragtasks_core.documents`.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,13 +34,27 @@ class SessionState:
     session_id: str
     summary: str | None
     upto_seq: int
+    tokens_since: int = 0  # tokens_since_summary
+    last_seq: int = 0
+
+    @property
+    def messages_since(self) -> int:
+        return self.last_seq - self.upto_seq
+
+
+def state_of(session_id: str, doc: dict[str, Any]) -> SessionState:
+    return SessionState(
+        session_id,
+        doc.get("summary"),
+        int(doc.get("summary_upto_seq") or 0),
+        int(doc.get("tokens_since_summary") or 0),
+        int(doc.get("last_seq") or 0),
+    )
 
 
 def load_session(db: Database, session_id: str) -> SessionState | None:
     doc = db[SESSIONS].find_one(sessions.by_id(session_id), sessions.SUMMARY_STATE)
-    if doc is None:
-        return None
-    return SessionState(session_id, doc.get("summary"), int(doc.get("summary_upto_seq") or 0))
+    return None if doc is None else state_of(session_id, doc)
 
 
 def messages_after(db: Database, session_id: str, seq: int) -> list[Message]:
@@ -62,21 +77,52 @@ def record_summary(db: Database, doc: dict[str, Any]) -> dict[str, Any]:
         return existing
 
 
+@dataclass(frozen=True)
+class Committed:
+    after: SessionState  # the session as the commit left it
+    released: bool  # the same update freed the task's pending slot
+
+
 def commit(
-    db: Database, *, session_id: str, from_seq: int, upto_seq: int, summary: str, model: str, tokens_covered: int
-) -> bool:
-    """Move the watermark from ``from_seq`` to ``upto_seq``; False if another task moved it first."""
-    updated = db[SESSIONS].find_one_and_update(
-        sessions.commit_filter(session_id, from_seq),
-        sessions.commit_update(
-            upto_seq=upto_seq, summary=summary, model=model, tokens_covered=tokens_covered, now=datetime.now(UTC)
-        ),
-        return_document=ReturnDocument.AFTER,
+    db: Database,
+    *,
+    session_id: str,
+    from_seq: int,
+    upto_seq: int,
+    summary: str,
+    model: str,
+    tokens_covered: int,
+    release_for: str | None = None,
+) -> Committed | None:
+    """Move the watermark from ``from_seq`` to ``upto_seq``; None if another task moved it first
+    (or the session is gone).
+
+    With ``release_for`` (a task id) the same update also frees the pending slot if it is empty
+    or that task's: one round trip for a task's last step instead of two. A slot held by another
+    task (a ``/summarize`` claim racing this one) is not ours to free: then, and when superseded,
+    the commit is tried once more without the release.
+    """
+    update = functools.partial(
+        sessions.commit_update, upto_seq=upto_seq, summary=summary, model=model, tokens_covered=tokens_covered
     )
-    if updated is None:
-        return False
+    after = None
+    if release_for is not None:
+        query = sessions.commit_and_release_filter(session_id, from_seq, release_for)
+        after = _commit_once(db, query, update(now=datetime.now(UTC), release=True))
+    released = after is not None
+    if after is None:
+        query = sessions.commit_filter(session_id, from_seq)
+        after = _commit_once(db, query, update(now=datetime.now(UTC)))
+    if after is None:
+        return None
     db[summaries.COLLECTION].update_one(summaries.key(session_id, from_seq, upto_seq), summaries.COMMITTED)
-    return True
+    return Committed(state_of(session_id, after), released)
+
+
+def _commit_once(db: Database, query: dict[str, Any], update: dict[str, Any]) -> dict[str, Any] | None:
+    return db[SESSIONS].find_one_and_update(
+        query, update, projection=sessions.SUMMARY_STATE, return_document=ReturnDocument.AFTER
+    )
 
 
 # --- the pending-summary slot (the outbox sweep's side; the gateway's is async) ------------------

@@ -10,7 +10,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from ragtasks_core import documents, metrics, outbox, tokens
+from ragtasks_core import documents, metrics, outbox
 from ragtasks_core.contract import TaskName
 from ragtasks_core.contract.common import Payload
 from ragtasks_core.contract.summarizer import Ping, SummarizeSession, SummaryReason
@@ -29,10 +29,6 @@ from ragtasks_core.tasks import parse_payload
 from . import fold_loop, next_summary, retention, store, wiring
 
 log = logging.getLogger(__name__)
-
-# Every fold step counts tokens: the worker imports this module before its pool forks, so the
-# children share a loaded tokenizer instead of each spending its first task's seconds on it.
-tokens.warm_up()
 
 
 class SummaryTimedOut(SoftTimeLimitExceeded):
@@ -78,9 +74,10 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
     payload = parse_payload(SummarizeSession, kwargs)
     rt = _rt()
     task_id = self.request.id
-    config = wiring.fold_config(rt.settings, started=time.monotonic())
+    first = first_delivery(self.request)
+    config = wiring.fold_config(rt.settings, started=time.monotonic(), may_have_run=not first)
     try:
-        outcome = fold_loop.fold_session(rt.db, payload.session_id, write=_writer(rt), config=config)
+        outcome = fold_loop.fold_session(rt.db, payload.session_id, write=_writer(rt), config=config, slot=task_id)
     except LLMDeferred as exc:
         raise self.retry(countdown=broker_countdown(exc.delay), exc=exc) from exc
     except TransientLLMError as exc:
@@ -98,14 +95,29 @@ def summarize_session(self: Task, **kwargs: Any) -> dict[str, object]:
         reason = f"soft time limit of {rt.settings.task_soft_time_limit_seconds} s exceeded"
         _give_up(rt, payload.session_id, task_id, reason)
         raise SummaryTimedOut(reason) from exc
-    store.clear_pending(rt.db, payload.session_id, task_id)
-    forget_failures(rt, task_id)
+    if not outcome.released:  # else the last commit freed it in the same update
+        store.clear_pending(rt.db, payload.session_id, task_id)
+    # A failure count exists only for a task retried or redelivered (or re-published by the sweep
+    # after a lost retry: that count expires with its key, FAILURE_COUNT_TTL_SECONDS).
+    if not first:
+        forget_failures(rt, task_id)
     metrics.SUMMARIES.labels(outcome.model or "none", outcome.status).inc()
     if outcome.steps:
         metrics.SUMMARY_FOLD_STEPS.labels(outcome.model or "none").inc(outcome.steps)
     if outcome.status != "no_session":
-        next_summary.claim_next(rt.db, payload.session_id, config.policy, _publisher(self), more=outcome.more)
+        seen = outcome.after if outcome.released else None
+        next_summary.claim_next(
+            rt.db, payload.session_id, config.policy, _publisher(self), more=outcome.more, seen=seen
+        )
     return outcome.as_result()
+
+
+def first_delivery(request: Any) -> bool:
+    """Whether this is the task's first run: no retry yet, and the broker says the message was
+    never delivered before (a quorum queue sets ``redelivered`` on every requeue: a consumer gone
+    before its ack, ``task_reject_on_worker_lost``). Unknown counts as "may have run before"."""
+    info = request.delivery_info or {}
+    return not request.retries and info.get("redelivered") is False
 
 
 def _publisher(task: Task) -> next_summary.Publish:

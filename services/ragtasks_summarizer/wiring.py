@@ -44,12 +44,13 @@ def step_deadline(settings: Settings, started: float) -> float:
     return started + max(0.0, min(soft / 2, soft - per_step))
 
 
-def fold_config(settings: Settings, *, started: float | None = None) -> FoldConfig:
+def fold_config(settings: Settings, *, started: float | None = None, may_have_run: bool = True) -> FoldConfig:
     return FoldConfig(
         policy=policy_of(settings),
         prompt_limit=prompt_limit(settings.llm_context_tokens, settings.summary_max_tokens),
         max_words=max_words(settings),
         deadline=step_deadline(settings, time.monotonic() if started is None else started),
+        may_have_run=may_have_run,
     )
 
 

@@ -94,11 +94,28 @@ def _config_defaults() -> dict[str, object]:
     return config
 
 
+def _as_variable(value: object) -> str:
+    """What the ConfigMap holds for a `config` value (lib/_settings.tpl): lists comma-joined, YAML
+    booleans lower case, whole numbers without a decimal point."""
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _rendered_defaults() -> dict[str, str]:
+    """The ConfigMap entries of the `config` defaults: an empty value ("") is left out (unset)."""
+    return {_env_name(key): _as_variable(value) for key, value in _config_defaults().items() if value != ""}
+
+
 def test_every_config_variable_is_a_settings_field() -> None:
     # A misspelt `config` key would render a variable the settings never read, silently. What helm
     # renders is checked, not a re-derivation of its snake-casing.
     data = by_kind(render(), "ConfigMap")[FULLNAME]["data"]
-    assert len(data) == len(_config_defaults()) + len(WORKERS)
+    assert len(data) == len(_rendered_defaults()) + len(WORKERS)
     prefix = Settings.model_config["env_prefix"]
     unknown = [name for name in data if name.removeprefix(prefix).lower() not in Settings.model_fields]
     assert unknown == []
@@ -106,7 +123,7 @@ def test_every_config_variable_is_a_settings_field() -> None:
 
 def test_config_map_carries_every_config_key_worker_concurrency_and_extra() -> None:
     data = by_kind(render(), "ConfigMap")[FULLNAME]["data"]
-    expected = {_env_name(key): str(value) for key, value in _config_defaults().items()}
+    expected = _rendered_defaults()
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())["workers"]
     expected |= {f"RAGTASKS_{w.upper()}_CONCURRENCY": str(defaults[w]["concurrency"]) for w in WORKERS}
     assert data == expected

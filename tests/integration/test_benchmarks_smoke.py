@@ -21,6 +21,7 @@ from benchmarks import (
     bench_summarize,
     bench_summarize_fold,
     bench_text,
+    machinery_costs,
 )
 from benchmarks.common import Stack, stack
 
@@ -99,12 +100,27 @@ def test_machinery_benchmark_runs(bench_stack: Stack) -> None:
     assert report["cpu_ratio"] is None or report["cpu_ratio"] >= 0, report  # type: ignore[operator]
 
 
+def test_machinery_costs_run_in_a_process_of_their_own() -> None:
+    report = machinery_costs.in_subprocess(count=50, repeat=1)
+    for piece in ("consumer_checks", "payload", "signals_with_metrics_and_json_line", "signals_with_metrics_only"):
+        assert isinstance(report[piece], int | float) and report[piece] >= 0, report  # type: ignore[operator]
+
+
 def test_evaluator_benchmark_runs(bench_stack: Stack) -> None:
     # measure() itself fails unless the evaluation finished as "done".
     report = bench_evaluator.measure(bench_stack, questions=4, latency=0.02)
     assert report["questions"] == 4, report
     assert positive(report["questions_per_second"]), report
     assert positive(report["ideal_questions_per_second"]), report
+    assert positive(report["ratio_to_ideal"]), report
+
+
+def test_evaluator_http_retriever_benchmark_runs(bench_stack: Stack) -> None:
+    # The http-retriever half: measure() fails unless both evaluations finished as "done".
+    report = bench_evaluator.measure_retriever(bench_stack, questions=4, latency=0.02)
+    assert report["benchmark"] == "evaluator_questions_per_second_http_retriever", report
+    assert report["questions"] == 4 and report["retriever_latency_seconds"] == 0.02, report
+    assert positive(report["questions_per_second"]) and positive(report["ideal_questions_per_second"]), report
     assert positive(report["ratio_to_ideal"]), report
 
 

@@ -6,11 +6,12 @@ burst of empty retrievals reaches the robot (here the fake WeCom server stands i
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from typing import Any
 
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import BIN, ROOT
+from tests.support.procs import BIN, ROOT, start_together
 
 
 def test_the_demo_workload_runs_end_to_end(
@@ -24,9 +25,10 @@ def test_the_demo_workload_runs_end_to_end(
         "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
         "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(),
     }
-    for queue in ("summarizer", "evaluator", "alerter"):
-        start_worker(queue, env, concurrency=2)
-    gateway = start_gateway(env)
+    *_, gateway = start_together(
+        *(functools.partial(start_worker, q, env, concurrency=2) for q in ("summarizer", "evaluator", "alerter")),
+        lambda: start_gateway(env),
+    )
     argv = [str(BIN / "python"), str(ROOT / "scripts" / "demo.py"), "--gateway", f"http://127.0.0.1:{gateway.port}"]
     argv += ["--api-key", "test-key-0123456789", "--sample-size", "20"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False)

@@ -7,6 +7,7 @@ from typing import Any
 from ragtasks_core.tokens import count_message_tokens
 from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.procs import start_together
 
 TURN = [
     {"role": "user", "content": "我想退货，上周买的耳机左边有杂音。The left earbud crackles at high volume."},
@@ -18,8 +19,7 @@ def test_threshold_triggers_exactly_one_summary_offline(
     worker_env: dict[str, str], start_worker: Any, start_gateway: Any
 ) -> None:
     env = {**worker_env, "RAGTASKS_SUMMARY_TRIGGER_TOKENS": "150", "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "2"}
-    start_worker("summarizer", env, concurrency=2)
-    gw = start_gateway(env)
+    _, gw = start_together(lambda: start_worker("summarizer", env, concurrency=2), lambda: start_gateway(env))
     with gateway_client(gw.port) as client:
         task_ids = []
         last = None
@@ -56,14 +56,10 @@ def test_llm_summary_through_openai_client(
     fake_llm.default_text = "用户想退货：耳机左侧有杂音；30 天内凭收据可退。"
     env = {
         **worker_env,
-        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
-        "RAGTASKS_LLM_MODEL": "fake-model",
+        **fake_llm.env(),
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "1",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
     }
-    start_worker("summarizer", env, concurrency=1)
-    gw = start_gateway(env)
+    _, gw = start_together(lambda: start_worker("summarizer", env, concurrency=1), lambda: start_gateway(env))
     with gateway_client(gw.port) as client:
         client.post("/v1/sessions/chat-2/messages", json={"messages": TURN}, headers=auth())
         r = client.post("/v1/sessions/chat-2/summarize", headers=auth())

@@ -52,6 +52,16 @@ class FakeOpenAI(HttpDouble):
     def base_url(self) -> str:
         return f"{self.origin}/v1"
 
+    def env(self) -> dict[str, str]:
+        """The ``RAGTASKS_LLM_*`` variables that point a worker or gateway at this double, with a
+        rate limit high enough that no test waits on it."""
+        return {
+            "RAGTASKS_LLM_BASE_URL": self.base_url,
+            "RAGTASKS_LLM_API_KEY": "sk-test",
+            "RAGTASKS_LLM_MODEL": "fake-model",
+            "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        }
+
     def push(self, *replies: Reply) -> None:
         with self._lock:
             self.script.extend(replies)

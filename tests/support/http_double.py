@@ -1,9 +1,10 @@
-"""The small HTTP server under every double of a paid external service (OpenAI, WeCom).
+"""The small HTTP server under every HTTP double (OpenAI, WeCom, the RAG service's retriever).
 
 A double is a dataclass that subclasses ``HttpDouble`` and answers each POST in ``handle_post``
-with a ``JsonResponse``; the base runs a ``ThreadingHTTPServer`` on 127.0.0.1 and a free port
-(``start()``/``stop()``, ``origin``), one thread per request, so a scripted hang holds only its
-own client. ``_lock`` guards what the handler threads and the test share (scripts, request logs).
+with a ``JsonResponse`` (in ``handle_request`` if it needs the request's headers); the base runs
+a ``ThreadingHTTPServer`` on 127.0.0.1 and a free port (``start()``/``stop()``, ``origin``), one
+thread per request, so a scripted hang holds only its own client. ``_lock`` guards what the
+handler threads and the test share (scripts, request logs).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -32,6 +34,10 @@ class HttpDouble:
     def handle_post(self, path: str, raw: bytes) -> JsonResponse:
         """Answer ``POST path`` with body ``raw`` (runs on the request's own thread)."""
         raise NotImplementedError
+
+    def handle_request(self, path: str, headers: Message, raw: bytes) -> JsonResponse:
+        """Answer ``POST path``; a double that checks headers (``Authorization``) overrides this."""
+        return self.handle_post(path, raw)
 
     @property
     def origin(self) -> str:
@@ -67,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self._send(self.server.double.handle_post(self.path, raw))
+        self._send(self.server.double.handle_request(self.path, self.headers, raw))
 
     def _send(self, response: JsonResponse) -> None:
         data = json.dumps(response.payload).encode()

@@ -11,7 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -73,6 +75,7 @@ class Proc:
     port: int | None = None
     multiproc_dir: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    _terminated: bool = field(default=False, repr=False)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -80,10 +83,18 @@ class Proc:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def terminate(self) -> None:
+        """Begin a warm shutdown (SIGTERM to the process group), once: a second signal could cut
+        Celery's warm shutdown short."""
+        if self.alive() and not self._terminated:
+            self._terminated = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 20) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL of the whole process group."""
+        self.terminate()
         if self.alive():
-            os.killpg(self.popen.pid, signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -101,9 +112,31 @@ class Proc:
             shutil.rmtree(self.multiproc_dir, ignore_errors=True)
 
 
+def stop_all(started: Sequence[Proc], timeout: float = 20) -> None:
+    """Stop several processes side by side: every one is told to shut down before any is waited
+    for, so their warm shutdowns (a second or more for a worker) overlap instead of adding up."""
+    for proc in started:
+        proc.terminate()
+    for proc in started:
+        proc.stop(timeout)
+
+
+def start_together(*starts: Callable[[], T]) -> list[T]:
+    """Run several ``start_*`` calls at once and return what each returned, in order.
+
+    A start-up is mostly a new interpreter importing the service (seconds of CPU): on two cores
+    two of them take about as long as one. Every call runs to the end before an error is raised,
+    so whatever did start is handed to its fixture and stopped at teardown."""
+    with ThreadPoolExecutor(max_workers=len(starts) or 1) as pool:
+        futures = [pool.submit(start) for start in starts]
+        wait(futures)
+    return [future.result() for future in futures]
+
+
 def _spawn(name: str, argv: list[str], env: Mapping[str, str], log_dir: Path, multiproc: bool) -> Proc:
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{name}-{int(time.time() * 1000)}.log"
+    # Unique even for two replicas started in the same millisecond (start_together).
+    log = log_dir / f"{name}-{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}.log"
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     mp_dir = None

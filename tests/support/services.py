@@ -3,7 +3,9 @@
 - Mongo: ``RAGTASKS_TEST_MONGODB_URL`` if set (CI's ``mongo:7`` service); otherwise a SecantusDB
   server process started from its own virtualenv (``.venv-mongo``, GPL-2.0, never imported), on
   the lifecycle every server a test runs shares (``server_process.py``).
-- RabbitMQ: a fresh vhost per test run (``rabbitmqctl``), so concurrent runs never share queues;
+- RabbitMQ: a fresh vhost per test run, so concurrent runs never share queues; created and
+  deleted through the local broker's management API when it answers (milliseconds), else with
+  ``rabbitmqctl`` (an Erlang VM per call: seconds each on a busy machine);
   ``RAGTASKS_TEST_BROKER_URL`` overrides (then that vhost is used as is).
 - Redis: ``RAGTASKS_TEST_REDIS_URL`` or the local server; keys are namespaced per run.
 A service that cannot be reached fails the run: never a silent skip.
@@ -12,6 +14,7 @@ A service that cannot be reached fails the run: never a silent skip.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
@@ -21,6 +24,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+import httpx
 
 from .procs import ROOT
 from .server_process import ServerProcess
@@ -35,6 +41,58 @@ def rabbitmqctl() -> list[str]:
 def run_ctl(*args: str, timeout: float = 60) -> str:
     out = subprocess.run([*rabbitmqctl(), *args], capture_output=True, text=True, timeout=timeout, check=True)
     return out.stdout
+
+
+MANAGEMENT_API = "http://127.0.0.1:15672/api"
+
+
+@functools.cache
+def management_api() -> bool:
+    """Whether vhosts can be managed through the local broker's management API (``make test``
+    enables the plugin): only when the tests talk to that broker, not through
+    ``RAGTASKS_TEST_RABBITMQCTL`` (another broker, e.g. in a container)."""
+    if "RAGTASKS_TEST_RABBITMQCTL" in os.environ:
+        return False
+    try:
+        return httpx.get(f"{MANAGEMENT_API}/overview", auth=("guest", "guest"), timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _api(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    response = httpx.request(method, f"{MANAGEMENT_API}{path}", auth=("guest", "guest"), timeout=60, **kwargs)
+    response.raise_for_status()
+    return response
+
+
+def list_vhosts() -> list[str]:
+    if management_api():
+        return [v["name"] for v in _api("GET", "/vhosts", params={"columns": "name"}).json()]
+    return run_ctl("list_vhosts", "--no-table-headers", "-q").split()
+
+
+def add_vhost(name: str) -> None:
+    """A new vhost where guest may do anything."""
+    if management_api():
+        _api("PUT", f"/vhosts/{quote(name, safe='')}", json={})
+        _api(
+            "PUT",
+            f"/permissions/{quote(name, safe='')}/guest",
+            json=dict.fromkeys(("configure", "write", "read"), ".*"),
+        )
+        return
+    run_ctl("add_vhost", name)
+    run_ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+
+
+def delete_vhost(name: str) -> None:
+    """Delete ``name`` if it still exists (best effort: a leftover is reaped by a later run)."""
+    if management_api():
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.delete(f"{MANAGEMENT_API}/vhosts/{quote(name, safe='')}", auth=("guest", "guest"), timeout=60)
+        return
+    with contextlib.suppress(subprocess.SubprocessError):
+        run_ctl("delete_vhost", name)
 
 
 class SecantusServer(ServerProcess):
@@ -116,13 +174,12 @@ def reap_stale_vhosts() -> None:
     they make RabbitMQ's start-up and every vhost operation crawl, and at a few dozen the broker
     stops accepting connections. A vhost is stale when the pid in its name is no longer alive, or
     it has the older name without a pid."""
-    for name in run_ctl("list_vhosts", "--no-table-headers", "-q").split():
+    for name in list_vhosts():
         if not name.startswith(VHOST_PREFIX):
             continue
         owned = _OWNED_VHOST.match(name)
         if owned is None or not _pid_alive(int(owned.group(1))):
-            with contextlib.suppress(subprocess.SubprocessError):
-                run_ctl("delete_vhost", name)
+            delete_vhost(name)
 
 
 @dataclass
@@ -137,8 +194,7 @@ class Vhost:
         reap_stale_vhosts()
         # The pid in the name lets a later run tell a vhost left by a killed run from a live one.
         name = f"{VHOST_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:10]}"
-        run_ctl("add_vhost", name)
-        run_ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        add_vhost(name)
         return cls(f"amqp://guest:guest@127.0.0.1:5672/{name}", name)
 
     def purge_work_queues(self) -> None:
@@ -147,9 +203,11 @@ class Vhost:
         import pika
         from pika.exceptions import ChannelClosedByBroker
 
+        from ragtasks_core.contract import TASK_QUEUES
+
         connection = pika.BlockingConnection(pika.URLParameters(self.broker_url))
         try:
-            for queue in ("summarizer", "evaluator", "alerter"):
+            for queue in TASK_QUEUES:  # the maintenance queue too
                 channel = connection.channel()
                 with contextlib.suppress(ChannelClosedByBroker):  # not declared yet: nothing to purge
                     channel.queue_purge(queue)
@@ -160,8 +218,7 @@ class Vhost:
 
     def delete(self) -> None:
         if self.name:
-            with contextlib.suppress(subprocess.SubprocessError):
-                run_ctl("delete_vhost", self.name)
+            delete_vhost(self.name)
 
 
 def redis_url() -> str:

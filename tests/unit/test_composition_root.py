@@ -79,3 +79,21 @@ def test_importing_the_worker_runtime_connects_nothing_and_installing_is_idempot
     assert counts["imported"] == counts["before"], "importing must not connect a signal handler"
     added = {name: counts["installed"][name] - counts["before"][name] for name in counts["before"]}
     assert added == dict.fromkeys((*SIGNALS, "task_failure", "before_task_publish"), 1)
+
+
+def test_only_workers_that_count_tokens_load_the_tokenizer() -> None:
+    # Importing bpe_openai costs 1-2 s per process: the alerter (and an offline evaluator) skip it,
+    # though every worker imports the summarizer's task modules for the periodic jobs.
+    loaded = run_python(
+        "import json, sys\n"
+        "from ragtasks_cli.worker import counts_tokens, task_modules_for\n"
+        "from ragtasks_core.contract import Queue\n"
+        "from ragtasks_core.settings import Settings\n"
+        "import importlib\n"
+        "for module in task_modules_for(Queue.ALERTER):\n"
+        "    importlib.import_module(module)\n"
+        "offline, online = Settings(), Settings(llm_base_url='http://127.0.0.1:1/v1', llm_api_key='k')\n"
+        "counts = [counts_tokens(q, s) for s in (offline, online) for q in Queue]\n"
+        "print(json.dumps(['bpe_openai' in sys.modules, *counts]))"
+    )
+    assert loaded == [False, True, False, False, True, True, False]

@@ -1,4 +1,9 @@
-"""The empty-retrieval rule and the alerts it raises. Pure: no Redis, no Celery."""
+"""The empty-retrieval rule and the alerts it raises. Pure: no Redis, no Celery.
+
+The alert's title and body are written in ``RAGTASKS_ALERT_LANGUAGE`` (zh by default, or en), like
+the alerter's own message wording: the rule carries the language, so whoever builds it with
+:func:`rule_from` (the gateway, the alerter's flush) raises alerts in the team's language.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,26 @@ from datetime import datetime
 
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.settings import Settings
+from ragtasks_core.settings.alerter import AlertLanguage
 
 SOURCE = "empty_retrieval"
+# The wording of an empty-retrieval alert, per language; ``{share}`` is a percentage or ``na``.
+TEXTS: dict[AlertLanguage, dict[str, str]] = {
+    "zh": {
+        "firing": "知识库 {kb_id} 检索结果为空",
+        "resolved": "知识库 {kb_id} 检索已恢复正常",
+        "counts": "最近 {window} 秒内，{total} 次检索中有 {empty} 次无结果（{share}）。",
+        "rule": "规则：无结果至少 {threshold} 次，或在至少 {min_events} 次检索中无结果占比达到 {ratio:.0%}。",
+        "na": "无",
+    },
+    "en": {
+        "firing": "Empty retrievals on KB {kb_id}",
+        "resolved": "Retrievals on KB {kb_id} are back to normal",
+        "counts": "{empty} of {total} retrievals returned nothing in the last {window} s ({share}).",
+        "rule": "Rule: at least {threshold} empty, or at least {ratio:.0%} empty with {min_events}+ retrievals.",
+        "na": "n/a",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -18,6 +41,8 @@ class EmptyRetrievalRule:
     min_events: int
     ratio: float
     cooldown_seconds: int
+    # The language its alerts are written in (RAGTASKS_ALERT_LANGUAGE).
+    language: AlertLanguage = "zh"
 
     def breached(self, total: int, empty: int) -> bool:
         """Fire when empties reach the threshold, or their ratio does with enough events."""
@@ -33,6 +58,7 @@ def rule_from(settings: Settings) -> EmptyRetrievalRule:
         min_events=settings.empty_retrieval_min_events,
         ratio=settings.empty_retrieval_ratio,
         cooldown_seconds=settings.empty_retrieval_cooldown_seconds,
+        language=settings.alert_language,
     )
 
 
@@ -43,17 +69,16 @@ def fingerprint(kb_id: str) -> str:
 def retrieval_alert(
     rule: EmptyRetrievalRule, kb_id: str, *, firing: bool, total: int, empty: int, now: datetime
 ) -> RaiseAlert:
-    """The alert for one KB's firing (or resolving) transition."""
-    share = f"{empty / total:.0%}" if total else "n/a"
-    counts = f"{empty} of {total} retrievals returned nothing in the last {rule.window_seconds} s ({share})."
+    """The alert for one KB's firing (or resolving) transition, in the rule's language."""
+    text = TEXTS[rule.language]
+    share = f"{empty / total:.0%}" if total else text["na"]
+    counts = text["counts"].format(window=rule.window_seconds, total=total, empty=empty, share=share)
     if firing:
-        title = f"Empty retrievals on KB {kb_id}"
-        body = (
-            f"{counts}\nRule: at least {rule.threshold} empty, or at least {rule.ratio:.0%} empty "
-            f"with {rule.min_events}+ retrievals."
-        )
+        title = text["firing"].format(kb_id=kb_id)
+        rule_text = text["rule"].format(threshold=rule.threshold, min_events=rule.min_events, ratio=rule.ratio)
+        body = f"{counts}\n{rule_text}"
     else:
-        title = f"Retrievals on KB {kb_id} are back to normal"
+        title = text["resolved"].format(kb_id=kb_id)
         body = counts
     return RaiseAlert(
         fingerprint=fingerprint(kb_id),

@@ -58,9 +58,15 @@ SCHEDULED_TASKS = frozenset(
         TaskName.FLUSH_ALERTS.value,
     }
 )
+# Every queue a worker consumes, maintenance last: the one list the DLQ tool (``ragtasks dlq``) and
+# the queue-depth metrics iterate; the topology Celery declares is the same (a unit test holds them
+# equal), so a new queue reaches all three.
+TASK_QUEUES: tuple[str, ...] = (*(queue.value for queue in Queue), MAINTENANCE_QUEUE)
 
 # Tasks beat runs on a schedule: each success is recorded as
 # ``ragtasks_periodic_task_last_success_timestamp_seconds{task}`` (alerts fire when one is late).
+# Not DELETE_IDLE_SESSIONS: it is scheduled only when retention is set, and every task here is
+# watched for a missing success (RagtasksPeriodicTaskMissing), which would fire without it.
 PERIODIC_TASKS = frozenset(
     {TaskName.SWEEP_OUTBOX.value, TaskName.NIGHTLY.value, TaskName.MAINTAIN_KB.value, TaskName.FLUSH_ALERTS.value}
 )
@@ -89,6 +95,7 @@ __all__ = [
     "PAYLOAD_VERSION",
     "PERIODIC_TASKS",
     "SCHEDULED_TASKS",
+    "TASK_QUEUES",
     "TASK_ROUTES",
     "Payload",
     "Queue",

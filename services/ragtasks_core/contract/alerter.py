@@ -37,6 +37,9 @@ class RaiseAlert(Payload):
     status: Literal["firing", "resolved"] = "firing"
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    # The name of the API key that raised it (set by the gateway, never by the caller's body): the
+    # alert's owner under RAGTASKS_API_KEY_ISOLATION. None for alerts the system raises.
+    created_by: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_KEY_CHARS)] | None = None
 
     @field_validator("labels")
     @classmethod

@@ -7,6 +7,11 @@
   sent or dead. The dead letters the API lists are the notifications in state ``dead``.
 
 The alerter writes them all; the gateway's alert API reads them and re-arms dead notifications.
+
+An alert's ``created_by`` (``RAGTASKS_API_KEY_ISOLATION``, docs/security.md) is set when its
+episode opens (:func:`owner_fields`): the key that raised it through the API (the gateway sets
+``RaiseAlert.created_by``); else, for an alert about a KB (the empty-retrieval rule's ``kb_id``, a recall drop's
+``kb``), the KB's owner; else none: a system alert (a worker failing), for admin keys only.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
 
-from .indexes import Index
+from . import kbs
+from .indexes import CREATED_BY, Index
 
 ALERTS = "alerts"
 GROUPS = "alert_groups"
@@ -30,11 +37,30 @@ INDEXES: tuple[Index, ...] = (
     Index(ALERTS, [("delivery.state", ASCENDING), ("updated_at", DESCENDING)]),
     Index(ALERTS, [("open", ASCENDING), ("expires_at", ASCENDING)]),
     Index(ALERTS, [("created_at", DESCENDING)]),
+    # A confined key's alerts (RAGTASKS_API_KEY_ISOLATION), newest first.
+    Index(ALERTS, [(CREATED_BY, ASCENDING), ("created_at", DESCENDING)]),
     Index(GROUPS, [("flush_at", ASCENDING)]),
     Index(NOTIFICATIONS, [("state", ASCENDING), ("next_attempt_at", ASCENDING)]),
     Index(NOTIFICATIONS, [("alert_ids", ASCENDING)]),
     Index(NOTIFICATIONS, [("state", ASCENDING), ("updated_at", DESCENDING)]),
 )
+
+
+# The labels that name the KB an alert is about.
+KB_LABELS = ("kb_id", "kb")
+
+
+def kb_of(labels: dict[str, str]) -> str | None:
+    return next((labels[name] for name in KB_LABELS if labels.get(name)), None)
+
+
+def owner_fields(db: Database, labels: dict[str, str], raised_by: str | None) -> dict[str, Any]:
+    """The ``created_by`` fields of a new episode: the raising key, else the KB's owner, else none."""
+    owner = raised_by
+    kb_id = kb_of(labels)
+    if owner is None and kb_id is not None:
+        owner = kbs.owner_of(db, kb_id)
+    return {CREATED_BY: owner} if owner else {}
 
 
 def dead_notifications(alert_ids: Sequence[str] | None = None) -> dict[str, Any]:

@@ -9,6 +9,11 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database
 
+# The field a record created through the API (or for a KB's owner) carries: the creating key's
+# name, never its token (``ragtasks_core.api_keys.owner_of``). Sessions, KBs, evaluations and
+# alerts have it; ``RAGTASKS_API_KEY_ISOLATION`` filters on it (docs/security.md).
+CREATED_BY = "created_by"
+
 
 @dataclass(frozen=True)
 class Index:

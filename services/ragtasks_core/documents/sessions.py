@@ -1,7 +1,8 @@
 """The ``sessions`` collection: one document per chat session.
 
 ``{_id: session_id, last_seq, tokens_since_summary, summary, summary_upto_seq, summary_model,
-summary_version, summary_pending, summary_error?, created_at, updated_at}``.
+summary_version, summary_pending, summary_error?, created_by, created_at, updated_at}``.
+``created_by`` is the name of the key whose append created the session (docs/security.md).
 
 ``summary_pending`` is the session's single pending-summary slot: ``null``, or
 ``{task_id, reason, requested_at, published, published_at?}`` written *before* the summarize task is
@@ -20,7 +21,7 @@ from typing import Any
 from pymongo import ASCENDING
 
 from ..tracing import current_traceparent
-from .indexes import Index
+from .indexes import CREATED_BY, Index
 
 COLLECTION = "sessions"
 
@@ -43,8 +44,9 @@ INDEXES: tuple[Index, ...] = (
     Index(COLLECTION, [("updated_at", ASCENDING)]),
 )
 
-# What a summarize task reads of the session.
-SUMMARY_STATE = {"summary": 1, "summary_upto_seq": 1}
+# What a summarize task reads of the session: the watermark and previous summary, and what the
+# threshold rule needs (so one read, or the commit's own reply, says whether to fold on).
+SUMMARY_STATE = {"summary": 1, "summary_upto_seq": 1, "tokens_since_summary": 1, "last_seq": 1}
 
 
 def by_id(session_id: str) -> dict[str, Any]:
@@ -54,13 +56,16 @@ def by_id(session_id: str) -> dict[str, Any]:
 # --- appending -----------------------------------------------------------------------------------
 
 
-def reserve_update(count: int, tokens: int, now: datetime) -> dict[str, Any]:
+def reserve_update(count: int, tokens: int, now: datetime, owner: str | None = None) -> dict[str, Any]:
     """Reserve ``count`` sequence numbers and add ``tokens`` in one atomic upsert (a new session
-    starts with no summary and an empty pending slot)."""
+    starts with no summary and an empty pending slot, owned by ``owner``, the appending key)."""
+    created: dict[str, Any] = {"created_at": now, "summary": None, "summary_upto_seq": 0, "summary_pending": None}
+    if owner is not None:
+        created[CREATED_BY] = owner
     return {
         "$inc": {"last_seq": count, "tokens_since_summary": tokens},
         "$set": {"updated_at": now},
-        "$setOnInsert": {"created_at": now, "summary": None, "summary_upto_seq": 0, "summary_pending": None},
+        "$setOnInsert": created,
     }
 
 
@@ -143,8 +148,21 @@ def commit_filter(session_id: str, from_seq: int) -> dict[str, Any]:
     return {"_id": session_id, "summary_upto_seq": from_seq}
 
 
-def commit_update(*, upto_seq: int, summary: str, model: str, tokens_covered: int, now: datetime) -> dict[str, Any]:
-    return {
+def commit_and_release_filter(session_id: str, from_seq: int, task_id: str) -> dict[str, Any]:
+    """:func:`commit_filter`, and the pending slot empty or held by ``task_id``: a task's last
+    commit frees its own slot in the same update, never another task's.
+
+    ``null`` matches an empty slot (a pending record always has a task id); an ``$in`` rather
+    than an ``$or`` of the two, which SecantusDB's findAndModify evaluates 2.5x slower."""
+    return {**commit_filter(session_id, from_seq), "summary_pending.task_id": {"$in": [task_id, None]}}
+
+
+def commit_update(
+    *, upto_seq: int, summary: str, model: str, tokens_covered: int, now: datetime, release: bool = False
+) -> dict[str, Any]:
+    """Move the watermark; with ``release`` (and :func:`commit_and_release_filter`), also free
+    the pending slot."""
+    update: dict[str, Any] = {
         "$set": {
             "summary": summary,
             "summary_upto_seq": upto_seq,
@@ -154,3 +172,6 @@ def commit_update(*, upto_seq: int, summary: str, model: str, tokens_covered: in
         },
         "$inc": {"tokens_since_summary": -tokens_covered, "summary_version": 1},
     }
+    if release:
+        update["$set"]["summary_pending"] = None
+    return update

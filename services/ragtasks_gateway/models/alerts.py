@@ -81,6 +81,8 @@ class AlertOut(BaseModel):
     inhibited_by: str | None = None
     muted_until: datetime | None = None
     decided_at: datetime | None = None
+    # The key that raised it, or the owner of the KB it is about; None: a system alert.
+    created_by: str | None = None
 
 
 class AlertList(BaseModel):

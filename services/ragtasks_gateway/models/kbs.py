@@ -67,6 +67,7 @@ class KbStats(BaseModel):
     last_maintenance: dict[str, Any] | None = None
     retriever: dict[str, Any] | None = None  # the KB's own retriever (PUT /v1/kbs/{kb_id}); None: the settings'
     baseline: dict[str, Any] | None = None  # the pinned report (POST /v1/evaluations/{id}/baseline)
+    created_by: str | None = None  # the name of the key whose write created the KB (docs/security.md)
 
 
 # Said alike by PUT /v1/kbs/{kb_id} and POST /v1/evaluations.

@@ -41,3 +41,6 @@ class RetrievalEventsAccepted(BaseModel):
     accepted: int
     kbs: list[KbWindow]
     alerts: list[dict[str, str]]
+    # The queries were handed to the review list (GET /v1/kbs/{kb_id}/queries?source=events),
+    # which counts them in the background; False: sampling is off, or busy and skipped them.
+    queries_queued: bool = False

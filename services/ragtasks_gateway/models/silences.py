@@ -18,7 +18,8 @@ class SilenceIn(BaseModel):
     starts_at: AwareDatetime | None = None  # default: now
     ends_at: AwareDatetime
     comment: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
-    created_by: str = Field(min_length=1, max_length=256)
+    # Accepted (older clients send it) but ignored: the silence records the calling key's name.
+    created_by: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class SilenceOut(BaseModel):

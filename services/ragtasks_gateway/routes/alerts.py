@@ -18,8 +18,9 @@ from ragtasks_core import outbox
 from ragtasks_core.contract import ID_PATTERN, TaskName
 from ragtasks_core.contract.alerter import DeliverAlert, RaiseAlert
 
+from .. import ownership
 from ..alerts_alertmanager import AlertmanagerBatch, convert
-from ..deps import DbDep, PublisherDep, require_api_key
+from ..deps import CallerDep, DbDep, PublisherDep, require_api_key
 from ..models.alerts import Accepted, AlertIn, AlertList, AlertOut, Attempt, Redelivered, RoutedTo
 from ..safe_body import ItemsJsonRoute, SafeJsonRoute
 from ..stores import alerts as alerts_store
@@ -67,6 +68,7 @@ def _out(doc: dict[str, Any], dead: set[str]) -> AlertOut:
         delivery_channel=delivery.get("channel"),
         delivery_channels=per_channel,
         attempts=[Attempt(**a) for a in (doc.get("attempts") or [])[-alerts_store.ATTEMPTS_SHOWN :]],
+        created_by=doc.get("created_by"),
         **_routing(doc.get("routing") or {}),
     )
 
@@ -99,10 +101,12 @@ async def _publish(publisher: PublisherDep, db: DbDep, alerts: list[RaiseAlert])
 
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
-async def raise_alert(body: AlertIn, publisher: PublisherDep, db: DbDep) -> Accepted:
+async def raise_alert(body: AlertIn, publisher: PublisherDep, db: DbDep, caller: CallerDep) -> Accepted:
     fields = body.model_dump()
     if fields["fingerprint"] is None:
         fields["fingerprint"] = derived_fingerprint(body.source, body.title, body.labels)
+    fields["fingerprint"] = ownership.alert_fingerprint(fields["fingerprint"], caller)
+    fields["created_by"] = caller.owner  # who raised it: the alert's owner (docs/security.md)
     try:
         alert = RaiseAlert.model_validate(fields)
     except ValidationError as exc:
@@ -113,13 +117,14 @@ async def raise_alert(body: AlertIn, publisher: PublisherDep, db: DbDep) -> Acce
 
 
 @alertmanager_router.post("/alertmanager", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
-async def alertmanager(body: AlertmanagerBatch, publisher: PublisherDep, db: DbDep) -> Accepted:
+async def alertmanager(body: AlertmanagerBatch, publisher: PublisherDep, db: DbDep, caller: CallerDep) -> Accepted:
     """Alertmanager ``webhook_configs`` receiver: each alert of the payload is raised or resolved.
 
     An alert that breaks the rules is skipped and listed in ``skipped`` with the reason; the
     others are accepted (202). Only when none is valid is the batch refused (422): a resend
     would fail the same way, and Alertmanager does not retry a 4xx."""
-    alerts, skipped = convert(body.alerts)
+    alerts, skipped = convert(body.alerts, caller.owner)
+    alerts = [a.model_copy(update={"fingerprint": ownership.alert_fingerprint(a.fingerprint, caller)}) for a in alerts]
     for item in skipped:
         log.warning("alertmanager alert %d skipped: %s", item.index, item.reason)
     if not alerts:
@@ -131,29 +136,30 @@ async def alertmanager(body: AlertmanagerBatch, publisher: PublisherDep, db: DbD
 @router.get("", response_model=AlertList)
 async def list_alerts(
     db: DbDep,
+    caller: CallerDep,
     status_: Annotated[Literal["firing", "resolved", "dead"] | None, Query(alias="status")] = None,
     source: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertList:
-    docs = await alerts_store.list_alerts(db, status=status_, source=source, limit=limit)
+    docs = await alerts_store.list_alerts(db, status=status_, source=source, limit=limit, caller=caller)
     dead = await alerts_store.dead_channels(db, [d["_id"] for d in docs])
     return AlertList(alerts=[_out(d, dead.get(d["_id"], set())) for d in docs])
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
-async def get_alert(alert_id: AlertId, db: DbDep) -> AlertOut:
+async def get_alert(alert_id: AlertId, db: DbDep, caller: CallerDep) -> AlertOut:
     doc = await alerts_store.get_alert(db, alert_id)
-    if doc is None:
+    if doc is None or not ownership.may_see(doc, caller):  # another key's alert: the same 404 as none
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id!r} not found")
     dead = await alerts_store.dead_channels(db, [alert_id])
     return _out(doc, dead.get(alert_id, set()))
 
 
 @router.post("/{alert_id}/redeliver", response_model=Redelivered, status_code=status.HTTP_202_ACCEPTED)
-async def redeliver(alert_id: AlertId, db: DbDep, publisher: PublisherDep) -> Redelivered:
+async def redeliver(alert_id: AlertId, db: DbDep, publisher: PublisherDep, caller: CallerDep) -> Redelivered:
     """Send a dead-lettered alert again, through the channel settings the workers have *now*."""
     doc = await alerts_store.get_alert(db, alert_id)
-    if doc is None:
+    if doc is None or not ownership.may_see(doc, caller):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id!r} not found")
     ids = await alerts_store.redeliver(db, alert_id)
     if not ids:

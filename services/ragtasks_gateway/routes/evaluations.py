@@ -17,7 +17,8 @@ from ragtasks_core.contract import ID_PATTERN, TaskName
 from ragtasks_core.contract.evaluator import RunEvaluation
 from ragtasks_core.documents.evaluations import new_evaluation
 
-from ..deps import DbDep, PublisherDep, SettingsDep, require_api_key
+from .. import ownership
+from ..deps import CallerDep, DbDep, PublisherDep, SettingsDep, require_api_key
 from ..models.evaluations import EvaluationAccepted, EvaluationRequest
 from ..models.kbs import NO_URL
 from ..safe_body import SafeJsonRoute
@@ -31,11 +32,26 @@ EvaluationId = Annotated[str, Path(pattern=ID_PATTERN)]
 MAX_ROWS_PER_PAGE = 500
 
 
+def _kb_not_found(kb_id: str) -> HTTPException:
+    # One answer for a missing KB and another key's (RAGTASKS_API_KEY_ISOLATION).
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"knowledge base {kb_id!r} not found")
+
+
 @router.post("", response_model=EvaluationAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def start_evaluation(
-    body: EvaluationRequest, db: DbDep, publisher: PublisherDep, settings: SettingsDep
+    body: EvaluationRequest, db: DbDep, publisher: PublisherDep, settings: SettingsDep, caller: CallerDep
 ) -> EvaluationAccepted:
+    # What the body alone decides comes first: a foreign KB and a missing one then meet one 404.
+    if body.sample_size > settings.eval_max_sample_size:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"sample_size {body.sample_size} is over the limit of {settings.eval_max_sample_size}",
+        )
     own = body.retriever.model_dump(exclude_none=True) if body.retriever else None
+    if own is not None and own["kind"] == "http" and not own.get("url") and not settings.retriever_url:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, NO_URL)
+    if caller.confined and not ownership.may_see(await kbs.kb_doc(db, body.kb_id), caller):
+        raise _kb_not_found(body.kb_id)
     spec = own or await kbs.retriever_of(db, body.kb_id)
     problem = settings.retriever_problem() if spec is None else None
     if problem is not None:
@@ -43,14 +59,9 @@ async def start_evaluation(
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"evaluations are misconfigured: {problem}")
     if spec is not None and spec["kind"] == "http" and not spec.get("url") and not settings.retriever_url:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, NO_URL)
-    if body.sample_size > settings.eval_max_sample_size:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"sample_size {body.sample_size} is over the limit of {settings.eval_max_sample_size}",
-        )
     active = await kbs.active_chunk_count(db, body.kb_id)
     if active is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"knowledge base {body.kb_id!r} not found")
+        raise _kb_not_found(body.kb_id)
     if active == 0:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"knowledge base {body.kb_id!r} has no chunks")
     if body.questions == "labelled" and await kbs.query_count(db, body.kb_id) == 0:
@@ -71,11 +82,13 @@ async def start_evaluation(
         trigger="api",
         task_id=task_id,
         now=datetime.now(UTC),
+        owner=caller.owner,
     )
     if own is not None:
         doc["retriever_spec"] = own
     if body.questions == "labelled":
         doc["questions"] = "labelled"
+    doc["questions_per_chunk"] = body.questions_per_chunk
     await evaluations.create(db, doc)
     published = await publisher.publish_after_write(
         TaskName.RUN_EVALUATION,
@@ -98,14 +111,12 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/{evaluation_id}")
-async def get_evaluation(evaluation_id: EvaluationId, db: DbDep) -> dict[str, Any]:
+async def get_evaluation(evaluation_id: EvaluationId, db: DbDep, caller: CallerDep) -> dict[str, Any]:
     """The summary: status and progress; when done, ``metrics`` (``hit_rate@k``, ``recall@k``,
     ``precision@k``, ``mrr@k``, ``ndcg@k``, ``map@k``), counts, timings, the question set and
     the comparison. Rows are paged at ``/rows`` (or exported at ``/rows.csv``), never inline: a
     report of 1,000 chunks stays a few KB whatever its k."""
-    doc = await evaluations.get(db, evaluation_id)
-    if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"evaluation {evaluation_id!r} not found")
+    doc = await _require(db, evaluation_id, caller)
     out = _public(doc)
     total = int(doc.get("total") or 0)
     done = await evaluations.rows_done(db, evaluation_id)
@@ -124,6 +135,7 @@ async def get_evaluation(evaluation_id: EvaluationId, db: DbDep) -> dict[str, An
 async def get_rows(
     evaluation_id: EvaluationId,
     db: DbDep,
+    caller: CallerDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_ROWS_PER_PAGE)] = 100,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
@@ -132,8 +144,8 @@ async def get_rows(
     (at most the largest k), error; ``next_offset`` is None on the last page. ``format=csv``
     streams every row as CSV, like ``/rows.csv``."""
     if format == "csv":
-        return await export_rows(evaluation_id, db)
-    await _require(db, evaluation_id)
+        return await export_rows(evaluation_id, db, caller)
+    await _require(db, evaluation_id, caller)
     rows = await evaluations.rows_page(db, evaluation_id, offset, limit)
     total = await evaluations.rows_done(db, evaluation_id)
     for row in rows:
@@ -150,10 +162,10 @@ async def get_rows(
 
 
 @router.get("/{evaluation_id}/rows.csv")
-async def export_rows(evaluation_id: EvaluationId, db: DbDep) -> StreamingResponse:
+async def export_rows(evaluation_id: EvaluationId, db: DbDep, caller: CallerDep) -> StreamingResponse:
     """Every row as CSV (UTF-8 with a BOM, so spreadsheet programs read Chinese), streamed from
     Mongo 500 rows at a time: memory stays flat whatever the report's size."""
-    await _require(db, evaluation_id)
+    await _require(db, evaluation_id, caller)
 
     async def lines() -> AsyncIterator[bytes]:
         yield ("\ufeff" + _csv_line(CSV_COLUMNS)).encode("utf-8")
@@ -164,7 +176,18 @@ async def export_rows(evaluation_id: EvaluationId, db: DbDep) -> StreamingRespon
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-CSV_COLUMNS = ["chunk_id", "question", "question_source", "rank", "hit", "retrieved", "error", "retrieval_ms"]
+# New columns go at the end: scripts read these by position.
+CSV_COLUMNS = [
+    "chunk_id",
+    "question",
+    "question_source",
+    "rank",
+    "hit",
+    "retrieved",
+    "error",
+    "retrieval_ms",
+    "question_index",
+]
 
 
 def _csv_values(row: dict[str, Any]) -> list[Any]:
@@ -179,6 +202,7 @@ def _csv_values(row: dict[str, Any]) -> list[Any]:
         retrieved,
         row.get("error") or "",
         row.get("retrieval_ms"),
+        row.get("question_index", 0),  # rows written before questions_per_chunk have none
     ]
 
 
@@ -188,19 +212,23 @@ def _csv_line(values: list[Any]) -> str:
     return buffer.getvalue()
 
 
-async def _require(db: DbDep, evaluation_id: str) -> dict[str, Any]:
+async def _require(db: DbDep, evaluation_id: str, caller: CallerDep) -> dict[str, Any]:
+    """The evaluation; 404 when there is none, or it is another key's (RAGTASKS_API_KEY_ISOLATION)."""
     doc = await evaluations.get(db, evaluation_id)
-    if doc is None:
+    if doc is None or not ownership.may_see(doc, caller):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"evaluation {evaluation_id!r} not found")
     return doc
 
 
 @router.post("/{evaluation_id}/baseline")
-async def pin_baseline(evaluation_id: EvaluationId, db: DbDep) -> dict[str, Any]:
+async def pin_baseline(evaluation_id: EvaluationId, db: DbDep, caller: CallerDep) -> dict[str, Any]:
     """Pin a finished report as its KB's baseline: later comparable reports (same retriever,
     questions, seed, size and k) alert when hit_rate@k falls ``RAGTASKS_EVAL_DROP_THRESHOLD``
     below it, however slowly it got there."""
-    doc = await _require(db, evaluation_id)
+    doc = await _require(db, evaluation_id, caller)
+    if caller.confined and not ownership.may_see(await kbs.kb_doc(db, str(doc["kb_id"])), caller):
+        # An evaluation of a KB that is (now) another key's pins nothing there: the same 404.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"evaluation {evaluation_id!r} not found")
     if doc.get("status") != "done":
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"evaluation {evaluation_id!r} is {doc.get('status')}; only a finished one"
@@ -212,9 +240,10 @@ async def pin_baseline(evaluation_id: EvaluationId, db: DbDep) -> dict[str, Any]
 @router.get("")
 async def list_evaluations(
     db: DbDep,
+    caller: CallerDep,
     kb_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
-    """Evaluation history, newest first (no per-chunk details)."""
-    docs = await evaluations.history(db, kb_id, limit)
+    """Evaluation history, newest first (no per-chunk details); a confined key's own only."""
+    docs = await evaluations.history(db, kb_id, limit, caller)
     return {"evaluations": [_public(d) for d in docs]}

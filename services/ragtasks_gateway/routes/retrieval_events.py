@@ -1,4 +1,5 @@
-"""Retrieval events: the RAG app reports each retrieval; empty ones feed the alert rule."""
+"""Retrieval events: the RAG app reports each retrieval; empty ones feed the alert rule, and the
+distinct queries are sampled into each KB's review list (``GET /v1/kbs/{kb_id}/queries?source=events``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from ragtasks_core.alerting.labels import OTHER
 from ragtasks_core.alerting.rules import rule_from
 from ragtasks_core.contract import TaskName
 
-from .. import limits
-from ..deps import DbDep, PublisherDep, SettingsDep, require_api_key
+from .. import limits, ownership
+from ..deps import CallerDep, DbDep, PublisherDep, SettingsDep, require_api_key
 from ..models.retrieval_events import KbWindow, RetrievalEvents, RetrievalEventsAccepted
+from ..query_sampler import QuerySampler
 from ..retrieval_detect import kb_label_for, observe, undo, windows_for
 from ..safe_body import SafeJsonRoute
+from ..stores import kbs as kbs_store
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -26,7 +29,12 @@ router = APIRouter(
 
 @router.post("", response_model=RetrievalEventsAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def report(
-    body: RetrievalEvents, request: Request, settings: SettingsDep, publisher: PublisherDep, db: DbDep
+    body: RetrievalEvents,
+    request: Request,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    db: DbDep,
+    caller: CallerDep,
 ) -> RetrievalEventsAccepted:
     limit = settings.max_retrieval_events_per_request
     if len(body.events) > limit:
@@ -48,6 +56,10 @@ async def report(
     for kb, counts in sums.items():
         if (label := kb_label(kb)) != OTHER:  # one ratio for many KBs would mean nothing
             metrics.RETRIEVAL_EMPTY_RATIO.labels(label).set(counts.ratio)
+    # The review list of real queries (GET /v1/kbs/{kb_id}/queries?source=events), off the request path.
+    sampler: QuerySampler = request.app.state.query_sampler
+    shown, sampled = await _rights(db, {e.kb_id for e in body.events}, caller)
+    queued = sampler.submit([(e.kb_id, e.query, e.n_results == 0) for e in body.events if e.kb_id in sampled])
     alerts = []
     firing = {kb: c.firing for kb, c in sums.items()}
     for transition in transitions:
@@ -60,11 +72,23 @@ async def report(
             log.warning("could not publish the %s alert of KB %s", transition.action, transition.kb_id)
             continue
         firing[transition.kb_id] = transition.action == "fire"
-        alerts.append({"kb_id": transition.kb_id, "status": transition.alert.status})
+        if transition.kb_id in shown:
+            alerts.append({"kb_id": transition.kb_id, "status": transition.alert.status})
     return RetrievalEventsAccepted(
         accepted=len(body.events),
         kbs=[
-            KbWindow(kb_id=kb, window_events=c.total, window_empty=c.empty, firing=firing[kb]) for kb, c in sums.items()
+            KbWindow(kb_id=kb, window_events=c.total, window_empty=c.empty, firing=firing[kb])
+            for kb, c in sums.items()
+            if kb in shown
         ],
         alerts=alerts,
+        queries_queued=queued,
     )
+
+
+async def _rights(db: DbDep, kb_ids: set[str], caller: CallerDep) -> tuple[set[str], set[str]]:
+    """(KBs whose numbers the answer shows, KBs whose queries are sampled): all of them unless
+    the caller is confined, else one read of the KBs' owners (``ownership.event_rights``)."""
+    if not caller.confined:
+        return kb_ids, kb_ids
+    return ownership.event_rights(kb_ids, await kbs_store.owners(db, sorted(kb_ids)), caller)

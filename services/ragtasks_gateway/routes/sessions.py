@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from ragtasks_core import metrics
 from ragtasks_core.contract import ID_PATTERN
 
-from .. import limits, summary_requests
-from ..deps import DbDep, PublisherDep, SettingsDep, require_api_key
+from .. import limits, ownership, summary_requests
+from ..deps import CallerDep, DbDep, PublisherDep, SettingsDep, require_api_key
 from ..models.sessions import (
     AppendMessages,
     AppendResult,
@@ -33,10 +33,29 @@ router = APIRouter(
 SessionId = Annotated[str, Path(pattern=ID_PATTERN, description="letters, digits and ._:- (max 128)")]
 
 
+def _not_found(session_id: str) -> HTTPException:
+    # The same answer for a session of another key (RAGTASKS_API_KEY_ISOLATION) as for none.
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
+
+
+async def _visible_session(db: DbDep, session_id: str, caller: CallerDep) -> dict[str, Any]:
+    doc = await sessions.get_session(db, session_id)
+    if not ownership.may_see(doc, caller):
+        raise _not_found(session_id)
+    assert doc is not None
+    return doc
+
+
 @router.post("/{session_id}/messages", response_model=AppendResult)
 async def append_messages(
-    session_id: SessionId, body: AppendMessages, db: DbDep, publisher: PublisherDep, settings: SettingsDep
+    session_id: SessionId,
+    body: AppendMessages,
+    db: DbDep,
+    publisher: PublisherDep,
+    settings: SettingsDep,
+    caller: CallerDep,
 ) -> AppendResult:
+    """Append messages; a new session id is created by, and then belongs to, this key."""
     if len(body.messages) > settings.max_messages_per_request:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
@@ -50,13 +69,17 @@ async def append_messages(
                 f"{settings.max_message_chars}",
             )
     limits.require_total("the messages", sum(len(m.content) for m in body.messages), limits.message_chars(settings))
-    appended = await sessions.append(
-        db,
-        session_id,
-        body.messages,
-        trigger_tokens=settings.summary_trigger_tokens,
-        trigger_messages=settings.summary_trigger_messages,
-    )
+    try:
+        appended = await sessions.append(
+            db,
+            session_id,
+            body.messages,
+            trigger_tokens=settings.summary_trigger_tokens,
+            trigger_messages=settings.summary_trigger_messages,
+            caller=caller,
+        )
+    except ownership.NotYours:
+        raise _not_found(session_id) from None
     requested = None
     if appended.past_threshold:
         # Published or not, the pending record stands: the append itself has succeeded.
@@ -77,12 +100,12 @@ SummaryLimit = Annotated[int, Query(ge=1, le=1000, description="at most this man
 
 
 @router.get("/{session_id}/context", response_model=SessionContext)
-async def get_context(session_id: SessionId, db: DbDep, max_tokens: MaxTokens = None) -> SessionContext:
+async def get_context(
+    session_id: SessionId, db: DbDep, caller: CallerDep, max_tokens: MaxTokens = None
+) -> SessionContext:
     """The summary and the gap-free run of messages after it (a message still being written
     ends the run), optionally only the newest within ``max_tokens``."""
-    doc = await sessions.get_session(db, session_id)
-    if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
+    doc = await _visible_session(db, session_id, caller)
     upto = int(doc.get("summary_upto_seq") or 0)
     messages = await session_history.context_messages(db, session_id, upto, max_tokens=max_tokens)
     return SessionContext(
@@ -97,10 +120,10 @@ async def get_context(session_id: SessionId, db: DbDep, max_tokens: MaxTokens = 
 
 
 @router.post("/{session_id}/summarize", response_model=TaskAccepted, status_code=status.HTTP_202_ACCEPTED)
-async def summarize(session_id: SessionId, db: DbDep, publisher: PublisherDep, settings: SettingsDep) -> TaskAccepted:
-    doc = await sessions.get_session(db, session_id)
-    if doc is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
+async def summarize(
+    session_id: SessionId, db: DbDep, publisher: PublisherDep, settings: SettingsDep, caller: CallerDep
+) -> TaskAccepted:
+    await _visible_session(db, session_id, caller)
     requested = await summary_requests.request_or_join(db, publisher, session_id, "manual")
     if requested is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "a summary is being claimed concurrently; retry")
@@ -115,19 +138,21 @@ async def summarize(session_id: SessionId, db: DbDep, publisher: PublisherDep, s
 
 
 @router.get("/{session_id}/summaries", response_model=SessionSummaries)
-async def list_summaries(session_id: SessionId, db: DbDep, limit: SummaryLimit = 100) -> SessionSummaries:
+async def list_summaries(
+    session_id: SessionId, db: DbDep, caller: CallerDep, limit: SummaryLimit = 100
+) -> SessionSummaries:
     """The session's rolling summaries, oldest first: the range each covers, the model, when."""
-    if await sessions.get_session(db, session_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id!r} not found")
+    await _visible_session(db, session_id, caller)
     found = await session_history.committed_summaries(db, session_id, limit=limit)
     return SessionSummaries(session_id=session_id, summaries=[SummaryRecord(**doc) for doc in found])
 
 
 @router.delete("/{session_id}", response_model=SessionDeleted)
-async def delete_session(session_id: SessionId, db: DbDep) -> SessionDeleted:
+async def delete_session(session_id: SessionId, db: DbDep, caller: CallerDep) -> SessionDeleted:
     """Delete the session, its messages, summaries and pending summary (idempotent). A summary
-    task already queued or running for it writes nothing."""
-    deleted = await session_history.delete_session(db, session_id)
+    task already queued or running for it writes nothing. Another key's session answers as a
+    missing one does (200, ``deleted: false``) and is left alone."""
+    deleted = await session_history.delete_session(db, session_id, caller)
     if deleted.session:
         metrics.SESSIONS_DELETED.labels("request").inc()
         log.info("session %s deleted (%d messages, %d summaries)", session_id, deleted.messages, deleted.summaries)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from ragtasks_core.alerting.silences import Silence, SilenceError, check_span, parse_silence_matchers
 from ragtasks_core.contract import ID_PATTERN
 
-from ..deps import DbDep, require_api_key
+from ..deps import CallerDep, DbDep, require_api_key
 from ..models.silences import SilenceIn, SilenceList, SilenceOut
 from ..safe_body import SafeJsonRoute
 from ..stores import silences as silences_store
@@ -33,7 +33,9 @@ def _out(doc: dict[str, Any], now: datetime) -> SilenceOut:
 
 
 @router.post("", response_model=SilenceOut, status_code=status.HTTP_201_CREATED)
-async def create_silence(body: SilenceIn, db: DbDep) -> SilenceOut:
+async def create_silence(body: SilenceIn, db: DbDep, caller: CallerDep) -> SilenceOut:
+    """Create a silence; its ``created_by`` is the calling key's name (a ``created_by`` in the
+    body is accepted for compatibility and ignored: a caller must not write another's name)."""
     now = datetime.now(UTC)
     starts_at = body.starts_at or now
     try:
@@ -47,7 +49,7 @@ async def create_silence(body: SilenceIn, db: DbDep) -> SilenceOut:
         starts_at=starts_at,
         ends_at=body.ends_at,
         comment=body.comment,
-        created_by=body.created_by,
+        created_by=caller.name,
         now=now,
     )
     return _out(doc, now)

@@ -17,15 +17,21 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ragtasks_core.documents import alerts
 from ragtasks_core.documents.alerts import ALERTS, NOTIFICATIONS
 
+from .. import ownership
+from ..ownership import Caller
+
 ATTEMPTS_SHOWN = 20
 # How many dead notifications a dead-letter listing looks through (newest first).
 DEAD_SCAN_LIMIT = 5_000
 
 
-async def list_alerts(db: AsyncDatabase, *, status: str | None, source: str | None, limit: int) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {}
+async def list_alerts(
+    db: AsyncDatabase, *, status: str | None, source: str | None, limit: int, caller: Caller = ownership.UNCONFINED
+) -> list[dict[str, Any]]:
+    """Newest first; a confined caller's own only (RAGTASKS_API_KEY_ISOLATION)."""
+    query: dict[str, Any] = ownership.visible(caller)
     if status == "dead":
-        query["_id"] = {"$in": await _dead_alert_ids(db)}
+        query["_id"] = {"$in": await _dead_alert_ids(db, caller)}
     elif status is not None:
         query["status"] = status
     if source is not None:
@@ -34,11 +40,19 @@ async def list_alerts(db: AsyncDatabase, *, status: str | None, source: str | No
     return [doc async for doc in cursor]
 
 
-async def _dead_alert_ids(db: AsyncDatabase) -> list[str]:
+async def _dead_alert_ids(db: AsyncDatabase, caller: Caller) -> list[str]:
+    """Alerts with a dead letter, newest letters first. A confined caller's scan starts from its
+    own alerts: the newest dead letters of everyone else must not crowd its own out."""
+    wanted = None
+    if caller.confined:
+        own = db[ALERTS].find(ownership.visible(caller), {"_id": 1}).sort("created_at", DESCENDING)
+        wanted = [d["_id"] async for d in own.limit(DEAD_SCAN_LIMIT)]
+        if not wanted:
+            return []
     ids: dict[str, None] = {}  # ordered and unique
     cursor = (
         db[NOTIFICATIONS]
-        .find(alerts.dead_notifications(), {"alert_ids": 1})
+        .find(alerts.dead_notifications(wanted), {"alert_ids": 1})
         .sort("updated_at", DESCENDING)
         .limit(DEAD_SCAN_LIMIT)
     )

@@ -14,8 +14,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ragtasks_core.documents import evaluations
 
+from .. import ownership
+from ..ownership import Caller
+
 EVALUATIONS = evaluations.COLLECTION
 ROWS = evaluations.ROWS
+
+
+# Rows in chunk order, a chunk's questions in their order: the unique index serves this sort.
+ROW_ORDER = [("chunk_id", ASCENDING), ("question_index", ASCENDING)]
 
 
 async def create(db: AsyncDatabase, doc: dict[str, Any]) -> None:
@@ -35,18 +42,22 @@ async def rows_done(db: AsyncDatabase, evaluation_id: str) -> int:
 
 
 async def rows(db: AsyncDatabase, evaluation_id: str, limit: int) -> list[dict[str, Any]]:
-    cursor = db[ROWS].find(evaluations.rows_of(evaluation_id), {"_id": 0}).sort("chunk_id", ASCENDING)
+    cursor = db[ROWS].find(evaluations.rows_of(evaluation_id), {"_id": 0}).sort(ROW_ORDER)
     return [d async for d in cursor.limit(limit)]
 
 
-async def history(db: AsyncDatabase, kb_id: str | None, limit: int) -> list[dict[str, Any]]:
-    query = {"kb_id": kb_id} if kb_id else {}
+async def history(
+    db: AsyncDatabase, kb_id: str | None, limit: int, caller: Caller = ownership.UNCONFINED
+) -> list[dict[str, Any]]:
+    """Newest first; only the caller's own when it is confined."""
+    query = ownership.scoped({"kb_id": kb_id} if kb_id else {}, caller)
     cursor = db[EVALUATIONS].find(query, evaluations.WITHOUT_SAMPLE).sort("created_at", DESCENDING).limit(limit)
     return [d async for d in cursor]
 
 
 # What a page of rows and the CSV export show: the stored row minus Mongo's bookkeeping.
 ROW_FIELDS = {
+    "question_index": 1,
     "_id": 0,
     "chunk_id": 1,
     "batch": 1,
@@ -65,13 +76,13 @@ ROW_FIELDS = {
 
 
 async def rows_page(db: AsyncDatabase, evaluation_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
-    """One page of rows in chunk-id order (the unique ``(evaluation_id, chunk_id)`` index serves it)."""
-    cursor = db[ROWS].find(evaluations.rows_of(evaluation_id), ROW_FIELDS).sort("chunk_id", ASCENDING)
+    """One page of rows in :data:`ROW_ORDER` (stable across pages: the order is unique per row)."""
+    cursor = db[ROWS].find(evaluations.rows_of(evaluation_id), ROW_FIELDS).sort(ROW_ORDER)
     return [d async for d in cursor.skip(offset).limit(limit)]
 
 
 async def iter_rows(db: AsyncDatabase, evaluation_id: str, batch_size: int = 500) -> AsyncIterator[dict[str, Any]]:
     """Every row, in chunk-id order, fetched ``batch_size`` at a time (the CSV export streams them)."""
-    cursor = db[ROWS].find(evaluations.rows_of(evaluation_id), ROW_FIELDS).sort("chunk_id", ASCENDING)
+    cursor = db[ROWS].find(evaluations.rows_of(evaluation_id), ROW_FIELDS).sort(ROW_ORDER)
     async for doc in cursor.batch_size(batch_size):
         yield doc

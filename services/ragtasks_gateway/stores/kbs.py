@@ -14,8 +14,13 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from ragtasks_core.documents import chunks, kbs, merges, queries
+from ragtasks_core.documents.indexes import CREATED_BY
+
+from .. import ownership
+from ..ownership import Caller
 
 KBS = kbs.COLLECTION
 KB_CHUNKS = chunks.COLLECTION
@@ -29,6 +34,33 @@ class UpsertCounts:
     updated: int
     unchanged: int
     version: int
+
+
+async def kb_doc(db: AsyncDatabase, kb_id: str) -> dict[str, Any] | None:
+    """The KB's id and owner (None: no such KB)."""
+    doc: dict[str, Any] | None = await db[KBS].find_one({"_id": kb_id}, kbs.OWNER_FIELDS)
+    return doc
+
+
+async def owners(db: AsyncDatabase, kb_ids: list[str]) -> dict[str, str | None]:
+    """The owner of each of ``kb_ids`` that exists (None: recorded without one), in one read."""
+    cursor = db[KBS].find({"_id": {"$in": kb_ids}}, kbs.OWNER_FIELDS)
+    return {d["_id"]: d.get(CREATED_BY) async for d in cursor}
+
+
+async def claim(db: AsyncDatabase, kb_id: str, caller: Caller) -> None:
+    """Before a write: the KB is created (owned by ``caller``) if it is new; raises
+    :class:`~ragtasks_gateway.ownership.NotYours`, having written nothing, when it is another
+    key's and ``caller`` is confined."""
+    update = kbs.claim_update(datetime.now(UTC), caller.owner)
+    for _ in range(3):  # two first writes to one new KB may race on the upsert
+        try:
+            await db[KBS].update_one(ownership.scoped({"_id": kb_id}, caller), update, upsert=True)
+            return
+        except DuplicateKeyError:
+            if ownership.foreign(await kb_doc(db, kb_id), caller):
+                raise ownership.NotYours(kb_id) from None
+    raise RuntimeError(f"could not claim knowledge base {kb_id!r}")
 
 
 async def upsert_chunks(db: AsyncDatabase, kb_id: str, items: list[dict[str, Any]]) -> UpsertCounts:
@@ -82,6 +114,7 @@ async def kb_stats(db: AsyncDatabase, kb_id: str) -> dict[str, Any] | None:
         "last_maintenance": kb.get("last_maintenance"),
         "retriever": kb.get("retriever"),
         "baseline": kb.get("baseline"),
+        "created_by": kb.get(CREATED_BY),
     }
 
 
@@ -146,7 +179,7 @@ async def upsert_query(
     field names must not."""
     now = datetime.now(UTC)
     result = await db[KB_QUERIES].update_one(
-        {"_id": f"{kb_id}|{query_id}"},
+        {"_id": queries.labelled_id(kb_id, query_id)},
         {
             "$set": {
                 "kb_id": kb_id,

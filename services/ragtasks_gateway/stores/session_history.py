@@ -20,6 +20,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ragtasks_core.documents import messages, sessions, summaries
 from ragtasks_core.session_context import gap_free_count, newest_within
 
+from .. import ownership
+from ..ownership import UNCONFINED, Caller
+
 HEAD_FIELDS = {"_id": 0, "seq": 1, "role": 1, "tokens": 1, "created_at": 1}
 SUMMARY_FIELDS = {
     "_id": 0,
@@ -68,9 +71,14 @@ class Deleted:
     summaries: int
 
 
-async def delete_session(db: AsyncDatabase, session_id: str) -> Deleted:
-    """Delete the session (its summary state and pending slot), its messages and summaries."""
-    session = await db[sessions.COLLECTION].delete_one(sessions.by_id(session_id))
+async def delete_session(db: AsyncDatabase, session_id: str, caller: Caller = UNCONFINED) -> Deleted:
+    """Delete the session (its summary state and pending slot), its messages and summaries.
+
+    The owner is part of the delete's own filter (no check-then-delete race); a confined caller
+    whose filter matched nothing (no session, or another key's) deletes nothing else either."""
+    session = await db[sessions.COLLECTION].delete_one(ownership.scoped(sessions.by_id(session_id), caller))
+    if caller.confined and not session.deleted_count:
+        return Deleted(False, 0, 0)
     removed_messages = await db[messages.COLLECTION].delete_many(messages.of_session(session_id))
     removed_summaries = await db[summaries.COLLECTION].delete_many(summaries.of_session(session_id))
     return Deleted(bool(session.deleted_count), removed_messages.deleted_count, removed_summaries.deleted_count)

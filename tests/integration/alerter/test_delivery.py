@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.integration.helpers import auth, gateway_client
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import wait_until
+from tests.support.procs import start_together, wait_until
 
 BAD_KEY = "bad-key-5f1c9e"
 GOOD_KEY = "good-key-77ad03"
@@ -23,8 +23,8 @@ def test_invalid_key_is_dead_lettered_then_redelivered_after_the_fix(
 ) -> None:
     wecom.valid_keys = {GOOD_KEY}
     env = {**worker_env, "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0", "RAGTASKS_LOG_LEVEL": "DEBUG"}
-    worker = start_worker("alerter", {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)}, concurrency=1)
-    gw = start_gateway({**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)})
+    bad = {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)}
+    worker, gw = start_together(lambda: start_worker("alerter", bad, concurrency=1), lambda: start_gateway(bad))
     with gateway_client(gw.port) as client:
         r = client.post("/v1/alerts", json=_alert("disk:db-1", "manual"), headers=auth())
         assert r.status_code == 202, r.text
@@ -78,8 +78,7 @@ def test_frequency_limit_and_busy_are_retried_and_alertmanager_is_grouped(
         "RAGTASKS_WECOM_RATE_LIMITED_RETRY_SECONDS": "3",
         "RAGTASKS_ALERT_RETRY_BASE_SECONDS": "1",
     }
-    start_worker("alerter", env, concurrency=2)
-    gw = start_gateway(env)
+    _, gw = start_together(lambda: start_worker("alerter", env, concurrency=2), lambda: start_gateway(env))
     wecom.push(45009, -1)
     payload = {
         "version": "4",
@@ -128,8 +127,8 @@ def test_a_dead_wecom_letter_stays_listed_while_the_webhook_channel_succeeds(
     wecom.script_http.append(503)  # the webhook's success comes after WeCom's dead letter
     env = {**worker_env, "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0", "RAGTASKS_ALERT_RETRY_BASE_SECONDS": "1"}
     env["RAGTASKS_ALERT_WEBHOOK_URL"] = wecom.generic_url
-    worker = start_worker("alerter", {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)}, concurrency=1)
-    gw = start_gateway(env)
+    bad = {**env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(BAD_KEY)}
+    worker, gw = start_together(lambda: start_worker("alerter", bad, concurrency=1), lambda: start_gateway(env))
     with gateway_client(gw.port) as client:
         r = client.post("/v1/alerts", json=_alert("disk:db-2", "both"), headers=auth())
         assert r.status_code == 202, r.text
@@ -182,8 +181,7 @@ def test_hostile_markdown_in_an_alert_reaches_the_robot_as_plain_text(
         "RAGTASKS_TIMEZONE": "UTC",
         "RAGTASKS_ALERT_LINK_HOSTS": "grafana.example.com",
     }
-    start_worker("alerter", env, concurrency=1)
-    gw = start_gateway(env)
+    _, gw = start_together(lambda: start_worker("alerter", env, concurrency=1), lambda: start_gateway(env))
     title = "[SSO](http://evil.example/login) ![x](http://evil.example/p.png) <http://evil.example/a>"
     alert = {
         **_alert("phish:1", "manual", title=title),

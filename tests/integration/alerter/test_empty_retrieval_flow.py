@@ -9,7 +9,7 @@ from typing import Any
 from tests.conftest import LOG_DIR
 from tests.integration.helpers import auth, gateway_client
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import metric_value, start_beat, wait_until
+from tests.support.procs import metric_value, start_beat, start_together, wait_until
 
 WINDOW = 3
 
@@ -26,8 +26,9 @@ def test_burst_of_1000_empty_retrievals_is_one_alert_and_one_resolved(
         "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "1",
         "RAGTASKS_ALERT_FLUSH_INTERVAL_SECONDS": "1",
     }
-    start_worker("alerter", env, concurrency=2)
-    gateways = [start_gateway(env), start_gateway(env)]  # two replicas share the Redis window
+    _, *gateways = start_together(  # two gateway replicas share the Redis window
+        lambda: start_worker("alerter", env, concurrency=2), lambda: start_gateway(env), lambda: start_gateway(env)
+    )
     beat = start_beat(env, LOG_DIR)
     processes.append(beat)
 
@@ -54,7 +55,7 @@ def test_burst_of_1000_empty_retrievals_is_one_alert_and_one_resolved(
     second = wecom.messages()[1]
     assert "[已恢复:1] empty_retrieval" in second.content
     # The resolved message shows the window as it is now, not the firing numbers.
-    assert "0 of 0 retrievals returned nothing" in second.content and "Rule:" not in second.content
+    assert "0 次检索中有 0 次无结果" in second.content and "规则" not in second.content
     time.sleep(3)  # nothing more comes: no storm, no repeat
     assert len(wecom.messages()) == 2
     print(f"burst of 1000 in {burst_seconds:.2f}s; resolved {second.at - first.at:.1f}s after firing")

@@ -14,7 +14,7 @@ from tests.integration.evaluator.helpers import LEE, load_kb, start_evaluation
 from tests.integration.helpers import auth, wait_task
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import wait_until
+from tests.support.procs import start_together, wait_until
 
 FINGERPRINT = "task_failure:ragtasks.summarizer.summarize_session:PermanentLLMError"
 
@@ -50,8 +50,9 @@ def test_failed_for_good_tasks_become_one_grouped_alert(
 ) -> None:
     tuning = {"SUMMARY_KEEP_RECENT_MESSAGES": "0", "ALERT_GROUP_WAIT_SECONDS": "2"}
     env, settings = _failing_llm(worker_env, make_settings, fake_llm, wecom, **tuning)
-    start_worker("summarizer", env, concurrency=2)
-    start_worker("alerter", env, concurrency=1)
+    start_together(
+        lambda: start_worker("summarizer", env, concurrency=2), lambda: start_worker("alerter", env, concurrency=1)
+    )
     with TestClient(create_app(settings)) as client:
         task_ids = []
         for i in range(3):
@@ -70,7 +71,7 @@ def test_failed_for_good_tasks_become_one_grouped_alert(
         wait_until(lambda: len(wecom.messages()) >= 1, 30, message="the failure alert message")
         time.sleep(3)
         [message] = wecom.messages()
-        assert "ragtasks.summarizer.summarize_session failed for good: PermanentLLMError" in message.content
+        assert "ragtasks.summarizer.summarize_session 最终失败：PermanentLLMError" in message.content
         [alert] = client.get("/v1/alerts", params={"status": "firing"}, headers=auth()).json()["alerts"]
         assert alert["source"] == "task_failure" and alert["severity"] == "critical"
         assert alert["labels"] == {
@@ -93,8 +94,9 @@ def test_an_evaluator_task_failed_for_good_raises_the_alert(
 ) -> None:
     # The LLM refuses the question-writing call with 400: PermanentLLMError, no retry, FAILURE.
     env, settings = _failing_llm(worker_env, make_settings, fake_llm, wecom, ALERT_GROUP_WAIT_SECONDS="1")
-    start_worker("evaluator", env, concurrency=1)
-    start_worker("alerter", env, concurrency=1)
+    start_together(
+        lambda: start_worker("evaluator", env, concurrency=1), lambda: start_worker("alerter", env, concurrency=1)
+    )
     with TestClient(create_app(settings)) as client:
         load_kb(client, "kb-fail", LEE[:5])
         start_evaluation(client, "kb-fail", 3, seed=1)
@@ -102,7 +104,7 @@ def test_an_evaluator_task_failed_for_good_raises_the_alert(
         time.sleep(2)  # nothing more comes
         [message] = wecom.messages()
         assert "[告警中:1] task_failure" in message.content
-        assert "ragtasks.evaluator.evaluate_batch failed for good: PermanentLLMError" in message.content
+        assert "ragtasks.evaluator.evaluate_batch 最终失败：PermanentLLMError" in message.content
         [alert] = client.get("/v1/alerts", params={"source": "task_failure"}, headers=auth()).json()["alerts"]
         assert alert["fingerprint"] == EVAL_FINGERPRINT and alert["occurrences"] == 1
         assert alert["labels"] == {

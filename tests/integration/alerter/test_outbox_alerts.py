@@ -17,7 +17,7 @@ from ragtasks_core.settings import Settings
 from ragtasks_gateway.app import create_app
 from tests.integration.helpers import auth
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import free_port, wait_until
+from tests.support.procs import free_port, start_together, wait_until
 
 
 def test_alerts_raised_during_an_outage_are_delivered_after(
@@ -58,8 +58,9 @@ def test_alerts_raised_during_an_outage_are_delivered_after(
         "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
         "RAGTASKS_OUTBOX_GRACE_SECONDS": "0",
     }
-    start_worker("summarizer", env, concurrency=1)
-    start_worker("alerter", env, concurrency=1)
+    start_together(
+        lambda: start_worker("summarizer", env, concurrency=1), lambda: start_worker("alerter", env, concurrency=1)
+    )
     assert celery_client.send_task(TaskName.SWEEP_OUTBOX.value, kwargs={}).get(timeout=60)["outbox"] == 2
     wait_until(
         lambda: "disk:db-9" in " ".join(m.content for m in wecom.messages()) or len(wecom.messages()) >= 2,

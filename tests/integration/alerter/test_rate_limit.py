@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.integration.helpers import auth, gateway_client
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import wait_until
+from tests.support.procs import start_together, wait_until
 
 # 40/m (one message per 1.5 s) proves the shared limit in ~10 s; the default 20/m is the same GCRA
 # with a 3 s interval.
@@ -31,11 +31,11 @@ def test_two_alerter_processes_never_exceed_the_robot_rate(
         "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
         "RAGTASKS_ALERT_RATE_LIMIT_MAX_WAIT_SECONDS": "1",
     }
-    workers = [
-        start_worker("alerter", env, concurrency=2),
-        start_worker("alerter", env, concurrency=2),
-    ]
-    gw = start_gateway(env)
+    *workers, gw = start_together(
+        lambda: start_worker("alerter", env, concurrency=2),
+        lambda: start_worker("alerter", env, concurrency=2),
+        lambda: start_gateway(env),
+    )
     with gateway_client(gw.port) as client:
         for i in range(MESSAGES):  # distinct sources: distinct groups, one message each
             body = {"fingerprint": f"fp-{i}", "title": f"alert {i}", "source": f"svc-{i}"}

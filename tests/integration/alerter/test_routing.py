@@ -5,7 +5,11 @@ alerter workers and beat, one local WeCom robot double per receiver (each enforc
 from __future__ import annotations
 
 import itertools
+import math
+import os
+import struct
 import time
+import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +22,7 @@ import pytest
 from tests.conftest import LOG_DIR
 from tests.integration.helpers import auth, gateway_client
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import metric_value, metrics_text, start_beat, wait_until
+from tests.support.procs import metric_value, metrics_text, start_beat, start_together, wait_until
 from tests.unit.alerter.routing.examples import ISSUE_EXAMPLE as EXAMPLE
 
 # The issue's example (the unit tests' copy, verbatim), with the robots' URLs pointing at the doubles.
@@ -100,8 +104,7 @@ def test_the_issue_example_routes_and_mentions(
         tmp_path,
         ISSUE_EXAMPLE.format(team=robots["team"].url("TEAM"), oncall=robots["oncall"].url("ONCALL")),
     )
-    worker = start_worker("alerter", env, concurrency=2)
-    gw = start_gateway(env)
+    worker, gw = start_together(lambda: start_worker("alerter", env, concurrency=2), lambda: start_gateway(env))
     with gateway_client(gw.port) as client:
         warning = post_alert(client, fingerprint="w1", title="检索为空 k1", labels={"kb": "k1"})
         critical = post_alert(client, fingerprint="c1", title="向量库不可用", severity="critical", labels={"kb": "k1"})
@@ -132,8 +135,7 @@ def test_text_receivers_carry_wecoms_mention_lists(
         '      mention_users: ["zhangsan"]', '      message_type: text\n      mention_users: ["zhangsan"]'
     )
     env = routes_env(worker_env, tmp_path, text)
-    start_worker("alerter", env, concurrency=1)
-    gw = start_gateway(env)
+    _, gw = start_together(lambda: start_worker("alerter", env, concurrency=1), lambda: start_gateway(env))
     with gateway_client(gw.port) as client:
         post_alert(client, fingerprint="c1", title="**严重** 故障", severity="critical")
     wait_until(lambda: len(robots["oncall"].messages()) == 1, 30)
@@ -162,9 +164,8 @@ def test_a_silence_created_during_a_firing_alert(
         tmp_path,
         SILENCE_ROUTES.format(team=robots["team"].url("TEAM"), oncall=robots["oncall"].url("ONCALL")),
     )
-    start_worker("alerter", env, concurrency=2)
+    _, gw = start_together(lambda: start_worker("alerter", env, concurrency=2), lambda: start_gateway(env))
     processes.append(start_beat(env, LOG_DIR))
-    gw = start_gateway(env)
     team = robots["team"]
     with gateway_client(gw.port) as client:
         alert_id = post_alert(client, fingerprint="k1", title="k1 为空", labels={"kb": "k1"})
@@ -226,8 +227,7 @@ def test_a_firing_source_inhibits_its_targets(
 ) -> None:
     text = INHIBIT_ROUTES.format(team=robots["team"].url("TEAM"), oncall=robots["oncall"].url("ONCALL"))
     env = routes_env(worker_env, tmp_path, text)
-    worker = start_worker("alerter", env, concurrency=2)
-    gw = start_gateway(env)
+    worker, gw = start_together(lambda: start_worker("alerter", env, concurrency=2), lambda: start_gateway(env))
     with gateway_client(gw.port) as client:
         broker = post_alert(
             client, fingerprint="broker", title="RabbitMQ 不可用", source="alertmanager", severity="critical",
@@ -249,13 +249,38 @@ def test_a_firing_source_inhibits_its_targets(
     assert metric_value(text, "ragtasks_alerts_total", {"channel": "wecom", "outcome": "inhibited"}) == 1
 
 
-def _quiet_minutes(tz: ZoneInfo) -> tuple[str, str, datetime]:
-    """A quiet window from this minute to the next minute boundary at least 20 s away."""
-    local = datetime.now(tz)
-    start = local.replace(second=0, microsecond=0)
-    end = start + timedelta(minutes=1 if local.second < 40 else 2)
-    end_text = "24:00" if end.date() != start.date() else f"{end:%H:%M}"
-    return f"{start:%H:%M}", end_text, end
+# Windows are Alertmanager's, to the minute, and in every real time zone a minute ends when UTC's
+# does: waiting for one would take up to 80 s. The window's zone (its ``location``) is instead one
+# of the test's own, UTC plus 0-59 s, chosen so that a local minute ends QUIET_MARGIN seconds from
+# now: time for the three processes to start and the alert to arrive inside the window. (Only the
+# window's: as Celery's own zone, RAGTASKS_TIMEZONE, an offset in seconds would put "+00:00:25"
+# in message headers, which no real zone does today and the consumer refuses.)
+QUIET_MARGIN = 20  # the old test's least margin too; a worker and the gateway start in ~6 s here
+QUIET_ZONE = "RagtasksTest/Quiet"
+
+
+def _fixed_zone_tzif(offset_seconds: int) -> bytes:
+    """A TZif file (RFC 8536, version 2) for a zone always ``offset_seconds`` east of UTC."""
+    abbr = b"QTZ\0"
+    # One local time type and no transitions, in the 32-bit block and again in the 64-bit one.
+    block = b"TZif2" + bytes(15) + struct.pack(">6l", 0, 0, 0, 0, 1, len(abbr))
+    block += struct.pack(">lBB", offset_seconds, 0, 0) + abbr
+    minutes, seconds = divmod(offset_seconds, 60)
+    return block + block + f"\nQTZ-0:{minutes:02d}:{seconds:02d}\n".encode()  # POSIX: east is "-"
+
+
+def _quiet_zone(tz_dir: Path) -> tuple[dict[str, str], ZoneInfo, datetime]:
+    """A zone whose next minute boundary is QUIET_MARGIN s away: the processes' environment that
+    finds it, the zone, and that boundary (when the window closes)."""
+    closes = math.ceil(time.time()) + QUIET_MARGIN
+    offset = -closes % 60
+    path = tz_dir / QUIET_ZONE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_fixed_zone_tzif(offset))
+    with path.open("rb") as fh:
+        tz = ZoneInfo.from_file(fh, key=QUIET_ZONE)
+    env = {"PYTHONTZPATH": os.pathsep.join([str(tz_dir), *zoneinfo.TZPATH])}  # where the processes find it
+    return env, tz, datetime.fromtimestamp(closes, tz)
 
 
 def test_a_quiet_window_that_ends_during_the_test(
@@ -266,13 +291,10 @@ def test_a_quiet_window_that_ends_during_the_test(
     robots: dict[str, FakeWeCom],
     tmp_path: Path,
 ) -> None:
-    # Windows are Alertmanager's, to the minute: the test quiets the current minute (and the
-    # next when this one is nearly over) and waits for the boundary, at most ~80 s.
-    tz = ZoneInfo("Asia/Shanghai")
-    start, end, ends_at = _quiet_minutes(tz)
-    if end == "24:00":  # a window cannot cross midnight: near Shanghai's, use UTC (8 h from its own)
-        tz = ZoneInfo("UTC")
-        start, end, ends_at = _quiet_minutes(tz)
+    # The current local minute is quiet; it ends QUIET_MARGIN s from now (see _quiet_zone).
+    zone_env, tz, ends_at = _quiet_zone(tmp_path / "zoneinfo")
+    start, end = ends_at - timedelta(minutes=1), ends_at
+    end_text = "24:00" if end.date() != start.date() else f"{end:%H:%M}"
     text = ISSUE_EXAMPLE.format(team=robots["team"].url("TEAM"), oncall=robots["oncall"].url("ONCALL"))
     text = (
         text.replace(
@@ -281,15 +303,16 @@ def test_a_quiet_window_that_ends_during_the_test(
             "      mute_time_intervals: [quiet]\n",
         )
         + "time_intervals:\n  - name: quiet\n    time_intervals:\n"
-        + f'      - times: [{{start_time: "{start}", end_time: "{end}"}}]\n'
+        + f'      - times: [{{start_time: "{start:%H:%M}", end_time: "{end_text}"}}]\n'
+        + f"        location: {QUIET_ZONE}\n"
     )
-    env = routes_env(worker_env, tmp_path, text, RAGTASKS_TIMEZONE=tz.key)
-    start_worker("alerter", env, concurrency=1)
+    env = routes_env(worker_env, tmp_path, text, **zone_env)
+    _, gw = start_together(lambda: start_worker("alerter", env, concurrency=1), lambda: start_gateway(env))
     processes.append(start_beat(env, LOG_DIR))
-    gw = start_gateway(env)
     with gateway_client(gw.port) as client:
         alert_id = post_alert(client, fingerprint="q1", title="夜间告警", labels={"kb": "k1"})
-        wait_until(lambda: get_alert(client, alert_id)["muted_until"] is not None, 20)
+        muted = "the alert muted (or did the processes take longer than QUIET_MARGIN to start?)"
+        wait_until(lambda: get_alert(client, alert_id)["muted_until"] is not None, 20, message=muted)
         shown = get_alert(client, alert_id)
         assert datetime.fromisoformat(shown["muted_until"]) == ends_at
         assert shown["routed_to"][0]["outcome"] == "muted"
@@ -298,7 +321,8 @@ def test_a_quiet_window_that_ends_during_the_test(
         wait_until(lambda: len(robots["team"].messages()) == 1, (ends_at - datetime.now(tz)).total_seconds() + 50)
     arrived = datetime.fromtimestamp(robots["team"].messages()[0].at, tz)
     assert arrived >= ends_at, (arrived, ends_at)  # held, not dropped, and not early
-    print(f"quiet window {start}-{end}: sent {(arrived - ends_at).total_seconds():.1f}s after it closed")
+    late = (arrived - ends_at).total_seconds()
+    print(f"quiet window {start:%H:%M}-{end_text} (UTC{ends_at:%z}): sent {late:.1f}s after it closed")
 
 
 RATE_ROUTES = """
@@ -333,8 +357,11 @@ def test_each_robot_keeps_its_own_rate_limit_across_two_alerter_processes(
     env = routes_env(
         worker_env, tmp_path, text, RAGTASKS_WECOM_RATE_LIMIT=RATE, RAGTASKS_ALERT_RATE_LIMIT_MAX_WAIT_SECONDS="1"
     )
-    workers = [start_worker("alerter", env, concurrency=2), start_worker("alerter", env, concurrency=2)]
-    gw = start_gateway(env)
+    *workers, gw = start_together(
+        lambda: start_worker("alerter", env, concurrency=2),
+        lambda: start_worker("alerter", env, concurrency=2),
+        lambda: start_gateway(env),
+    )
     with gateway_client(gw.port) as client:
         bodies = [  # distinct sources: distinct groups, one message each
             {"fingerprint": f"{severity}-{i}", "title": f"alert {i}", "source": f"svc-{i}", "severity": severity}

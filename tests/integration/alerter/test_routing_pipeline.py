@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ragtasks_alerter import channels, routed, service, store
+from ragtasks_alerter import routed, service, store
 from ragtasks_alerter.routing import Router, build_router
 from ragtasks_core.alerting.matchers import parse_matchers
 from ragtasks_core.contract.alerter import RaiseAlert
@@ -24,10 +24,12 @@ from ragtasks_core.documents import silences as silences_doc
 from ragtasks_core.documents.alert_routes import ALERT_ROUTES
 from ragtasks_core.documents.alerts import ALERTS, NOTIFICATIONS
 from ragtasks_core.settings import Settings
+from tests.integration.alerter.in_process import Clock, deliver
 from tests.support.fake_wecom import FakeWeCom
 
 # Tuesday 2030-01-01 12:00 in Shanghai (04:00 UTC).
 T0 = datetime(2030, 1, 1, 4, 0, tzinfo=UTC)
+AFTERNOON = T0 + timedelta(hours=3)  # 15:00 in Shanghai: no quiet hours
 
 ROUTES = """
 receivers:
@@ -63,17 +65,6 @@ time_intervals:
     time_intervals:
       - times: [{{start_time: "12:00", end_time: "13:30"}}]
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -122,23 +113,22 @@ def notes(db: Any, ids: list[str]) -> list[dict[str, Any]]:
     return sorted(db[NOTIFICATIONS].find({"_id": {"$in": ids}}), key=lambda n: n["receiver"])
 
 
-def deliver(db: Any, ids: list[str], clock: Clock, settings: Settings, router: Router, http: httpx.Client) -> None:
-    for nid in ids:
-        service.deliver(
-            db,
-            nid,
-            clock,
-            settings,
-            acquire=lambda c, u: None,
-            send=lambda c, u, b: channels.send(http, c, u, b),
-            worker="test",
-            router=router,
-        )
+def silence_kb(db: Any, kb_id: str, clock: Clock, *, minutes: float) -> dict[str, Any]:
+    """Silence ``kb=kb_id`` from now for ``minutes`` (as ``POST /v1/silences`` would)."""
+    silence = silences_doc.new_silence(
+        parse_matchers(f'kb="{kb_id}"'),
+        starts_at=clock(),
+        ends_at=clock() + timedelta(minutes=minutes),
+        comment="known incident",
+        created_by="ops",
+        now=clock(),
+    )
+    db[silences_doc.SILENCES].insert_one(silence)
+    return silence
 
 
 def test_routing_matrix_continue_and_group_by(rdb: Any, router: Router, settings: Settings) -> None:
-    clock = Clock()
-    clock.now = T0 + timedelta(hours=3)  # 15:00 in Shanghai: no quiet hours
+    clock = Clock(AFTERNOON)
     cases = {
         # continue: true, but no later sibling matches: a child matched, so not the root's team
         "crit-api": (alert("crit-api", severity="critical"), {"oncall"}),
@@ -170,11 +160,10 @@ def test_routing_matrix_continue_and_group_by(rdb: Any, router: Router, settings
 def test_receivers_get_their_own_robot_message_type_and_mentions(
     rdb: Any, router: Router, settings: Settings, wecom: FakeWeCom, http: httpx.Client
 ) -> None:
-    clock = Clock()
-    clock.now = T0 + timedelta(hours=3)
+    clock = Clock(AFTERNOON)
     raise_(rdb, router, alert("c", severity="critical", source="empty_retrieval", kb_id="k9"), clock)
     clock.advance(10)
-    deliver(rdb, sweep(rdb, router, clock, settings), clock, settings, router, http)
+    deliver(rdb, sweep(rdb, router, clock, settings), clock, settings, http, router)
     by_key = {m.key: m for m in wecom.messages()}
     assert set(by_key) == {"ONCALL", "OWNERS"}
     oncall = by_key["ONCALL"].body
@@ -191,12 +180,11 @@ def test_receivers_get_their_own_robot_message_type_and_mentions(
 def test_a_dead_robot_dead_letters_only_its_receiver(
     rdb: Any, router: Router, settings: Settings, wecom: FakeWeCom, http: httpx.Client
 ) -> None:
-    clock = Clock()
-    clock.now = T0 + timedelta(hours=3)
+    clock = Clock(AFTERNOON)
     wecom.valid_keys.discard("ONCALL")  # oncall's key is revoked: 93000, dead at once
     raise_(rdb, router, alert("c", severity="critical", source="empty_retrieval", kb_id="k1"), clock)
     clock.advance(10)
-    deliver(rdb, sweep(rdb, router, clock, settings), clock, settings, router, http)
+    deliver(rdb, sweep(rdb, router, clock, settings), clock, settings, http, router)
     doc = rdb[ALERTS].find_one({"fingerprint": "c"})
     assert doc["delivery"]["channels"] == {"oncall": "dead", "kb-owners": "sent"}
     [dead] = list(rdb[NOTIFICATIONS].find({"state": "dead"}))
@@ -204,17 +192,8 @@ def test_a_dead_robot_dead_letters_only_its_receiver(
 
 
 def test_a_silence_holds_an_alert_until_it_ends(rdb: Any, router: Router, settings: Settings) -> None:
-    clock = Clock()
-    clock.now = T0 + timedelta(hours=3)
-    silence = silences_doc.new_silence(
-        parse_matchers('kb="k1"'),
-        starts_at=clock(),
-        ends_at=clock() + timedelta(minutes=30),
-        comment="known incident",
-        created_by="ops",
-        now=clock(),
-    )
-    rdb[silences_doc.SILENCES].insert_one(silence)
+    clock = Clock(AFTERNOON)
+    silence = silence_kb(rdb, "k1", clock, minutes=30)
     aid = raise_(rdb, router, alert("s", source="empty_retrieval", kb_id="k1"), clock)
     other = raise_(rdb, router, alert("o", source="empty_retrieval", kb_id="k2"), clock)
     clock.advance(10)
@@ -234,18 +213,8 @@ def test_a_silence_holds_an_alert_until_it_ends(rdb: Any, router: Router, settin
 def test_a_silence_that_ends_after_its_alert_resolved_sends_nothing(
     rdb: Any, router: Router, settings: Settings
 ) -> None:
-    clock = Clock()
-    clock.now = T0 + timedelta(hours=3)
-    rdb[silences_doc.SILENCES].insert_one(
-        silences_doc.new_silence(
-            parse_matchers('kb="k1"'),
-            starts_at=clock(),
-            ends_at=clock() + timedelta(minutes=5),
-            comment="c",
-            created_by="ops",
-            now=clock(),
-        )
-    )
+    clock = Clock(AFTERNOON)
+    silence_kb(rdb, "k1", clock, minutes=5)
     raise_(rdb, router, alert("s", source="empty_retrieval", kb_id="k1"), clock)
     clock.advance(60)
     assert sweep(rdb, router, clock, settings) == []
@@ -256,8 +225,7 @@ def test_a_silence_that_ends_after_its_alert_resolved_sends_nothing(
 
 
 def test_inhibition_lifts_when_the_source_resolves(rdb: Any, router: Router, settings: Settings) -> None:
-    clock = Clock()
-    clock.now = T0 + timedelta(hours=3)
+    clock = Clock(AFTERNOON)
     broker = raise_(rdb, router, alert("broker", source="alertmanager", alertname="BrokerDown", cluster="c1"), clock)
     target = raise_(rdb, router, alert("t1", source="task_failure", cluster="c1"), clock)
     elsewhere = raise_(rdb, router, alert("t2", source="task_failure", cluster="c2"), clock)
@@ -276,7 +244,7 @@ def test_inhibition_lifts_when_the_source_resolves(rdb: Any, router: Router, set
 
 
 def test_a_quiet_window_holds_notifications_until_it_closes(rdb: Any, router: Router, settings: Settings) -> None:
-    clock = Clock()  # 12:00 Shanghai: kb-owners' lunch (12:00-13:30) has begun
+    clock = Clock(T0)  # 12:00 Shanghai: kb-owners' lunch (12:00-13:30) has begun
     aid = raise_(rdb, router, alert("q", source="empty_retrieval", kb_id="k1"), clock)
     clock.advance(10)
     assert sweep(rdb, router, clock, settings) == []
@@ -292,8 +260,7 @@ def test_a_quiet_window_holds_notifications_until_it_closes(rdb: Any, router: Ro
 
 
 def test_repeat_interval_and_resolution_per_route(rdb: Any, router: Router, settings: Settings) -> None:
-    clock = Clock()
-    clock.now = T0 + timedelta(hours=3)
+    clock = Clock(AFTERNOON)
     aid = raise_(rdb, router, alert("r", severity="critical", source="empty_retrieval", kb_id="k1"), clock)
     clock.advance(10)
     assert len(sweep(rdb, router, clock, settings)) == 2  # oncall and kb-owners

@@ -9,22 +9,22 @@ it); a body that ``docs/retriever.schema.json`` refuses gets a 422. Tests can co
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 
 from ragtasks_evaluator.retrievers import Bm25Retriever
+from tests.support.http_double import HttpDouble, JsonResponse
 
 _SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "retriever.schema.json").read_text())
 REQUEST_SCHEMA = jsonschema.Draft202012Validator({**_SCHEMA, "$ref": "#/$defs/request"})
 
 
-class FakeRetriever:
+class FakeRetriever(HttpDouble):
     def __init__(self, chunks: list[dict[str, str]], *, token: str = "secret-token") -> None:  # noqa: S107
+        super().__init__()
         self.chunks = {c["chunk_id"]: c["text"] for c in chunks}
         self.token = token
         self.deleted: set[str] = set()
@@ -35,9 +35,7 @@ class FakeRetriever:
         self.top_ks: list[int] = []  # the top_k of every request, in arrival order
         self.calls: list[tuple[str, str]] = []  # (path, kb_id) of every request
         self.invalid: list[str] = []  # why a request body broke the documented contract
-        self._lock = threading.Lock()
         self._rebuild()
-        self._server: ThreadingHTTPServer | None = None
 
     def _rebuild(self) -> None:
         ids = sorted(i for i in self.chunks if i not in self.deleted)
@@ -54,60 +52,38 @@ class FakeRetriever:
 
     @property
     def base(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.origin
 
-    def _answer(self, query: str, top_k: int) -> tuple[int, dict[str, Any]]:
+    def env(self) -> dict[str, str]:
+        """The worker settings that point ``RAGTASKS_RETRIEVER=http`` at this double."""
+        return {
+            "RAGTASKS_RETRIEVER": "http",
+            "RAGTASKS_RETRIEVER_URL": self.url,
+            "RAGTASKS_RETRIEVER_AUTH_HEADER": f"Bearer {self.token}",
+            "RAGTASKS_RETRIEVER_IDS_FIELD": "results.*.chunk_id",
+        }
+
+    def handle_request(self, path: str, headers: Message, raw: bytes) -> JsonResponse:
+        body = json.loads(raw or b"{}")
+        errors = [e.message for e in REQUEST_SCHEMA.iter_errors(body)]
+        with self._lock:
+            self.calls.append((path, str(body.get("kb_id"))))
+            self.invalid.extend(errors)
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return JsonResponse(401, {"error": "unauthorized"})
+        if errors:
+            return JsonResponse(422, {"errors": errors})
+        if self.slow_seconds:
+            time.sleep(self.slow_seconds)
+        return self._answer(str(body.get("query", "")), int(body.get("top_k", 10)))
+
+    def _answer(self, query: str, top_k: int) -> JsonResponse:
         with self._lock:
             self.requests += 1
             self.top_ks.append(top_k)
             ids = self._bm25.search(query, top_k)
         if query in self.error_for:
-            return 500, {"error": "scripted failure"}
+            return JsonResponse(500, {"error": "scripted failure"})
         if query in self.empty_for:
-            return 200, {"results": []}
-        return 200, {"results": [{"chunk_id": i, "score": 1.0 / (n + 1)} for n, i in enumerate(ids)]}
-
-    def start(self) -> FakeRetriever:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                errors = [e.message for e in REQUEST_SCHEMA.iter_errors(body)]
-                with fake._lock:
-                    fake.calls.append((self.path, str(body.get("kb_id"))))
-                    fake.invalid.extend(errors)
-                payload: dict[str, Any]
-                if self.headers.get("Authorization") != f"Bearer {fake.token}":
-                    status, payload = 401, {"error": "unauthorized"}
-                elif errors:
-                    status, payload = 422, {"errors": errors}
-                else:
-                    if fake.slow_seconds:
-                        time.sleep(fake.slow_seconds)
-                    status, payload = fake._answer(str(body.get("query", "")), int(body.get("top_k", 10)))
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and left: nothing to answer
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            return JsonResponse(200, {"results": []})
+        return JsonResponse(200, {"results": [{"chunk_id": i, "score": 1.0 / (n + 1)} for n, i in enumerate(ids)]})

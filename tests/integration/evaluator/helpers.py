@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from kombu import Connection
 
 from ragtasks_evaluator.corpus import lee_chunks
 from tests.integration.helpers import auth
+from tests.support.procs import wait_until
 
 
 def load_kb(client: Any, kb_id: str, chunks: list[dict[str, str]], batch: int = 250) -> None:
@@ -32,23 +32,24 @@ def wait_evaluation(
 
     ``rows``: the report's rows, read page by page from ``/rows``, are added as ``details``.
     """
-    deadline = time.monotonic() + timeout
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def current() -> dict[str, Any]:
         r = client.get(f"/v1/evaluations/{evaluation_id}", headers=auth())
         if appears and r.status_code == 404:
-            time.sleep(0.3)
-            continue
+            return {}
         assert r.status_code == 200, r.text
-        body = r.json()
-        alert = body.get("alert") or {}
-        # The report is written first, then its recall-drop alert is published: wait for both.
-        if body["status"] in ("done", "failed") and not (alert.get("fired") and not alert.get("published")):
-            if rows and "details" not in body:
-                body["details"] = all_rows(client, evaluation_id)
-            return body
-        time.sleep(0.3)
-    raise TimeoutError(f"evaluation {evaluation_id} still {body.get('status')} ({body.get('progress')})")
+        return dict(r.json())
+
+    body = wait_until(current, timeout, 0.3, f"evaluation {evaluation_id} to finish", until=_finished)
+    if rows and "details" not in body:
+        body["details"] = all_rows(client, evaluation_id)
+    return body
+
+
+def _finished(body: dict[str, Any]) -> bool:
+    alert = body.get("alert") or {}
+    # The report is written first, then its recall-drop alert is published: wait for both.
+    return body.get("status") in ("done", "failed") and not (alert.get("fired") and not alert.get("published"))
 
 
 def all_rows(client: Any, evaluation_id: str) -> list[dict[str, Any]]:
@@ -64,26 +65,30 @@ def all_rows(client: Any, evaluation_id: str) -> list[dict[str, Any]]:
 
 
 def drain_tasks(broker_url: str, queue: str, task: str, timeout: float = 10) -> list[dict[str, Any]]:
-    """Take the messages of ``task`` from ``queue`` (kwargs of each); others are left in the queue."""
+    """Take the messages of ``task`` from ``queue`` (kwargs of each), waiting up to ``timeout`` for
+    the first; other messages go back to the queue."""
     found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
+    others: list[int] = []
     with Connection(broker_url) as conn:
         channel = conn.channel()
-        while time.monotonic() < deadline:
-            message = channel.basic_get(queue=queue, no_ack=False)
-            if message is None:
-                if found:
-                    break
-                time.sleep(0.2)
-                continue
-            if message.headers.get("task") == task:
+
+        def take_waiting() -> list[dict[str, Any]]:
+            # Other tasks' messages stay unacked until the end, so the next get reaches past them.
+            while (message := channel.basic_get(queue=queue, no_ack=False)) is not None:
+                if message.headers.get("task") != task:
+                    others.append(message.delivery_tag)
+                    continue
                 _args, kwargs, _embed = json.loads(message.body)
                 found.append(kwargs)
                 channel.basic_ack(message.delivery_tag)
-            else:
-                channel.basic_reject(message.delivery_tag, requeue=True)
-        channel.close()
-    return found
+            return found
+
+        try:
+            return wait_until(take_waiting, timeout, 0.2, f"a {task} message on {queue}")
+        finally:
+            for tag in others:
+                channel.basic_reject(tag, requeue=True)
+            channel.close()
 
 
 LEE = lee_chunks()

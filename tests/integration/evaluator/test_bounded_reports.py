@@ -5,30 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from ragtasks_core.settings import Settings
-from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.fake_retriever import FakeRetriever
 from tests.integration.evaluator.helpers import LEE, load_kb, start_evaluation, wait_evaluation
 from tests.integration.helpers import auth
-
-
-@pytest.fixture
-def api(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def fake_retriever() -> Iterator[FakeRetriever]:
-    fake = FakeRetriever(LEE).start()
-    yield fake
-    fake.stop()
 
 
 def test_summary_paged_rows_and_a_streamed_csv(
@@ -36,10 +19,7 @@ def test_summary_paged_rows_and_a_streamed_csv(
 ) -> None:
     env = {
         **worker_env,
-        "RAGTASKS_RETRIEVER": "http",
-        "RAGTASKS_RETRIEVER_URL": fake_retriever.url,
-        "RAGTASKS_RETRIEVER_AUTH_HEADER": "Bearer secret-token",
-        "RAGTASKS_RETRIEVER_IDS_FIELD": "results.*.chunk_id",
+        **fake_retriever.env(),
         "RAGTASKS_RETRIEVER_TOP_K": "25",  # asked for 25 ids; a row keeps 5, the largest k
     }
     start_worker("evaluator", env, concurrency=2)

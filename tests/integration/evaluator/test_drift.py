@@ -4,16 +4,13 @@ pinned baseline (``POST /v1/evaluations/{id}/baseline``) or below the absolute f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ragtasks_core.contract import Queue, TaskName
-from ragtasks_core.settings import Settings
 from ragtasks_evaluator import logic
-from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.fake_retriever import FakeRetriever
 from tests.integration.evaluator.helpers import LEE, drain_tasks, load_kb, start_evaluation, wait_evaluation
 from tests.integration.helpers import auth
@@ -22,16 +19,8 @@ SAMPLE, SEED = 40, 9
 
 
 @pytest.fixture
-def api(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def fake_retriever() -> Iterator[FakeRetriever]:
-    fake = FakeRetriever(LEE[:120]).start()
-    yield fake
-    fake.stop()
+def retriever_chunks() -> list[dict[str, str]]:
+    return LEE[:120]
 
 
 def test_slow_drift_alerts_against_the_baseline_and_the_floor(
@@ -39,12 +28,10 @@ def test_slow_drift_alerts_against_the_baseline_and_the_floor(
 ) -> None:
     env = {
         **worker_env,
-        "RAGTASKS_RETRIEVER": "http",
-        "RAGTASKS_RETRIEVER_URL": fake_retriever.url,
-        "RAGTASKS_RETRIEVER_AUTH_HEADER": "Bearer secret-token",
-        "RAGTASKS_RETRIEVER_IDS_FIELD": "results.*.chunk_id",
+        **fake_retriever.env(),
         "RAGTASKS_EVAL_DROP_THRESHOLD": "0.15",
         "RAGTASKS_EVAL_MIN_HIT_RATE": "0.85",
+        "RAGTASKS_ALERT_LANGUAGE": "en",  # the words asserted below (the default is zh)
     }
     start_worker("evaluator", env, concurrency=2)
     load_kb(api, "drift", LEE[:120])

@@ -23,7 +23,7 @@ from tests.integration.evaluator.helpers import LEE, load_kb, start_evaluation, 
 from tests.integration.helpers import auth
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import metric_value, metrics_text, wait_until
+from tests.support.procs import metric_value, metrics_text, start_together, wait_until
 
 
 @pytest.fixture
@@ -101,7 +101,10 @@ def test_recall_drop_when_a_third_of_the_index_is_deleted_raises_the_alert(
         "RAGTASKS_EVAL_BATCH_SIZE": "15",
         "RAGTASKS_EVAL_DROP_THRESHOLD": "0.15",
     }
-    start_worker("evaluator", env, concurrency=2)
+    # The alerter runs from the start: the alert below reaches the robot through a real one.
+    start_together(
+        lambda: start_worker("evaluator", env, concurrency=2), lambda: start_worker("alerter", env, concurrency=1)
+    )
     load_kb(api, "news", LEE)
     before = wait_evaluation(api, start_evaluation(api, "news", 45, seed=3))
     assert before["status"] == "done" and before["retriever"] == "http"
@@ -118,15 +121,15 @@ def test_recall_drop_when_a_third_of_the_index_is_deleted_raises_the_alert(
     assert {d["metric"] for d in after["comparison"]["drops"]} >= {"hit_rate@10"}
     assert after["alert"] == {"fired": True, "published": True, "fingerprint": "recall-drop:news"}
 
-    # Published by name in the alerter's contract, the alert reaches the robot through a real alerter.
-    start_worker("alerter", env, concurrency=1)
-
+    # Published by name in the alerter's contract, the alert reaches the robot through the real alerter.
     def recall_messages() -> list[Any]:
-        return [m for m in wecom.messages() if "recall" in m.content.lower()]
+        return [m for m in wecom.messages() if "召回率" in m.content]
 
     wait_until(recall_messages, 30, 0.25, "the recall-drop message")
     [message] = recall_messages()
-    assert "Recall dropped on knowledge base news" in message.content and "hit_rate@10" in message.content
+    # In RAGTASKS_ALERT_LANGUAGE (zh by default), saying what recall fell short of.
+    assert "知识库 news 召回率下降" in message.content and "hit_rate@10" in message.content
+    assert f"对比上一份可比报告 {before['evaluation_id']}" in message.content, message.content
     [alert] = api.get("/v1/alerts", headers=auth()).json()["alerts"]
     assert alert["fingerprint"] == "recall-drop:news" and alert["source"] == "evaluator"
     assert alert["status"] == "firing" and alert["labels"]["kb"] == "news"
@@ -187,10 +190,7 @@ def test_llm_questions_batched_json_with_retry_and_labelled_fallback(
 ) -> None:
     env = {
         **worker_env,
-        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
-        "RAGTASKS_LLM_MODEL": "fake-model",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        **fake_llm.env(),
         "RAGTASKS_LLM_BACKOFF_BASE_SECONDS": "1",
         "RAGTASKS_EVAL_QUESTIONS_PER_LLM_CALL": "3",
         "RAGTASKS_EVAL_BATCH_SIZE": "6",

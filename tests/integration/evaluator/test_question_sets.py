@@ -38,10 +38,7 @@ def test_questions_are_written_once_reused_and_rewritten_only_for_changed_text(
 ) -> None:
     env = {
         **worker_env,
-        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
-        "RAGTASKS_LLM_MODEL": "fake-model",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        **fake_llm.env(),
         "RAGTASKS_EVAL_QUESTIONS_PER_LLM_CALL": "4",
         "RAGTASKS_EVAL_BATCH_SIZE": "4",
     }

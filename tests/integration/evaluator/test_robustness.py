@@ -6,33 +6,23 @@ Also: progress is visible while an evaluation runs, and a failed evaluation can 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ragtasks_core.contract import Queue, TaskName
-from ragtasks_core.settings import Settings
 from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.fake_retriever import FakeRetriever
 from tests.integration.evaluator.helpers import LEE, drain_tasks, load_kb, start_evaluation, wait_evaluation
 from tests.integration.helpers import auth
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.procs import wait_until
 
 
 @pytest.fixture
-def api(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def fake_retriever() -> Iterator[FakeRetriever]:
-    fake = FakeRetriever(LEE[:30]).start()
-    yield fake
-    fake.stop()
+def retriever_chunks() -> list[dict[str, str]]:
+    return LEE[:30]
 
 
 def test_a_slow_retriever_stays_inside_the_soft_time_limit(
@@ -42,10 +32,7 @@ def test_a_slow_retriever_stays_inside_the_soft_time_limit(
     # in one batch (~6.6 s) would run past the 4 s soft limit. The 1.5 s budget splits the batch.
     env = {
         **worker_env,
-        "RAGTASKS_RETRIEVER": "http",
-        "RAGTASKS_RETRIEVER_URL": fake_retriever.url,
-        "RAGTASKS_RETRIEVER_AUTH_HEADER": "Bearer secret-token",
-        "RAGTASKS_RETRIEVER_IDS_FIELD": "results.*.chunk_id",
+        **fake_retriever.env(),
         "RAGTASKS_RETRIEVER_TIMEOUT_SECONDS": "0.3",
         "RAGTASKS_RETRIEVER_MAX_ATTEMPTS": "2",
         "RAGTASKS_EVAL_BATCH_SIZE": "6",
@@ -115,13 +102,13 @@ def test_progress_is_visible_while_a_slow_llm_writes_questions(
     load_kb(api, "prog", LEE[:20])
     evaluation_id = start_evaluation(api, "prog", 6, seed=4)
     seen: list[tuple[int, int]] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def progress() -> dict[str, Any]:
         body = api.get(f"/v1/evaluations/{evaluation_id}", params={"details": "false"}, headers=auth()).json()
         seen.append((body["progress"]["done"], body["progress"]["total"]))
-        if body["status"] in ("done", "failed"):
-            break
-        time.sleep(0.1)
+        return dict(body)
+
+    body = wait_until(progress, 60, 0.1, "the evaluation to finish", until=lambda b: b["status"] in ("done", "failed"))
     assert body["status"] == "done", body
     assert any(0 < done < total for done, total in seen), seen
     assert seen[-1] == (6, 6)

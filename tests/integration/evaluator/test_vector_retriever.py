@@ -42,6 +42,9 @@ def test_vector_retriever_with_an_embeddings_endpoint_and_offline(
     worker_env: dict[str, str], start_worker: Any, api: TestClient, celery_client: Any, fake_llm: FakeOpenAI
 ) -> None:
     env = {**worker_env, "RAGTASKS_RETRIEVER": "vector", "RAGTASKS_EVAL_SAMPLE_SIZE": "12"}
+    # Each query's embedding takes a slot of the LLM rate limit: at the default 10/m the 12 rows
+    # would wait 66 s for nothing this test checks (the limit has tests of its own).
+    env["RAGTASKS_LLM_RATE_LIMIT"] = "100/s"
     load_kb(api, "vec-api", LEE[:40])
     load_kb(api, "vec-offline", LEE[:40])
 

@@ -27,7 +27,7 @@ from tests.support.alertmanager import (
     route_receivers,
 )
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import wait_until
+from tests.support.procs import start_together, wait_until
 from tests.support.prometheus import RULES_FILE, PrometheusServer
 
 API_KEY = "test-key-0123456789"
@@ -101,8 +101,7 @@ def test_a_prometheus_rule_reaches_wecom_through_alertmanager(
 ) -> None:
     env = {**worker_env, "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(), "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0"}
     assert API_KEY in env["RAGTASKS_API_KEYS"].split(",")
-    start_worker("alerter", env, concurrency=1)
-    gateway = start_gateway(env)
+    _, gateway = start_together(lambda: start_worker("alerter", env, concurrency=1), lambda: start_gateway(env))
     key_file = tmp_path / "ragtasks-api-key"
     key_file.write_text(f"{API_KEY}\n")  # as a mounted secret usually is: with a newline
     rule_file = tmp_path / "rules.yaml"

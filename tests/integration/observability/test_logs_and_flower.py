@@ -12,7 +12,7 @@ import httpx
 from ragtasks_core.contract import TaskName
 from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.procs import BIN, free_port, wait_until
+from tests.support.procs import BIN, free_port, start_together, wait_until
 
 SECRET_LLM_KEY = "sk-very-secret-llm-key-4242"
 
@@ -28,8 +28,7 @@ def test_worker_logs_are_json_with_task_fields_and_no_secrets(
         "RAGTASKS_LLM_RATE_LIMIT": "100/s",
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "0",
     }
-    worker = start_worker("summarizer", env, concurrency=1)
-    gateway = start_gateway(env)
+    worker, gateway = start_together(lambda: start_worker("summarizer", env, concurrency=1), lambda: start_gateway(env))
     with gateway_client(gateway.port) as client:
         client.post(
             "/v1/sessions/log-1/messages", json={"messages": [{"role": "user", "content": "hello"}]}, headers=auth()
@@ -55,9 +54,11 @@ def test_flower_sees_the_workers_and_their_task_events(
 ) -> None:
     # The worker starts with task events off (the default): Flower turns them on itself.
     assert "RAGTASKS_WORKER_SEND_TASK_EVENTS" not in worker_env
-    worker = start_worker("alerter", worker_env, concurrency=1)
     # "sent" events come from publishers, which no remote control reaches: a setting.
-    gateway = start_gateway({**worker_env, "RAGTASKS_TASK_SEND_SENT_EVENT": "true"})
+    worker, gateway = start_together(
+        lambda: start_worker("alerter", worker_env, concurrency=1),
+        lambda: start_gateway({**worker_env, "RAGTASKS_TASK_SEND_SENT_EVENT": "true"}),
+    )
     port = free_port()
     env = {**os.environ, **worker_env, "FLOWER_UNAUTHENTICATED_API": "true"}
     with open(tmp_path / "flower.log", "wb") as log:

@@ -16,7 +16,7 @@ from typing import Any
 from ragtasks_core.contract import TaskName
 from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.procs import BIN, ROOT, free_port, has_series, metric_value, metrics_text, wait_until
+from tests.support.procs import BIN, ROOT, free_port, has_series, metric_value, metrics_text, start_together, wait_until
 
 N_TASKS = 400
 
@@ -88,8 +88,7 @@ def test_a_killed_child_does_not_stay_in_progress(
         "RAGTASKS_LLM_RATE_LIMIT": "100/s",
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "0",
     }
-    worker = start_worker("summarizer", env, concurrency=2)
-    gateway = start_gateway(env)
+    worker, gateway = start_together(lambda: start_worker("summarizer", env, concurrency=2), lambda: start_gateway(env))
     labels = {"task": TaskName.SUMMARIZE_SESSION.value, "queue": "summarizer"}
 
     def in_progress() -> float:

@@ -9,6 +9,7 @@ from this run's data (that is how the picture in the docs is made).
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from tests.integration.helpers import auth, gateway_client, wait_task
 from tests.observability.test_dashboards import exprs
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_wecom import FakeWeCom
-from tests.support.procs import wait_until
+from tests.support.procs import start_together, wait_until
 from tests.support.prometheus import RULES_FILE, PrometheusError, PrometheusServer
 
 SUCCESSES, FAILURES = 6, 2
@@ -78,18 +79,17 @@ def test_success_ratio_read_back_through_prometheus(
 ) -> None:
     env = {
         **worker_env,
-        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
-        "RAGTASKS_LLM_MODEL": "fake-model",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        **fake_llm.env(),
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "0",
         "RAGTASKS_SUMMARY_TRIGGER_TOKENS": "1000000",
         "RAGTASKS_WECOM_WEBHOOK_URL": wecom.url(),
         "RAGTASKS_ALERT_GROUP_WAIT_SECONDS": "0",
         "RAGTASKS_EMPTY_RETRIEVAL_THRESHOLD": "20",
     }
-    workers = [start_worker(q, env, concurrency=1) for q in ("summarizer", "evaluator", "alerter")]
-    gateway = start_gateway(env)
+    *workers, gateway = start_together(
+        *(functools.partial(start_worker, q, env, concurrency=1) for q in ("summarizer", "evaluator", "alerter")),
+        lambda: start_gateway(env),
+    )
     targets = [f"127.0.0.1:{gateway.port}", *(f"127.0.0.1:{w.port}" for w in workers)]
     with PrometheusServer(targets, scrape_interval="1s", rule_files=[RULES_FILE]) as prom:
         prom.wait_for(lambda: len(prom.targets_health()) == 4 and set(prom.targets_health().values()) == {"up"}, 30)
@@ -130,10 +130,12 @@ def test_success_ratio_read_back_through_prometheus(
         # The gateway exports queue depth and consumers from RabbitMQ's management API.
         # (The management API's statistics lag the broker by its collection interval: wait, don't read once.)
         prom.wait_for(lambda: prom.value('max(ragtasks_queue_consumers{queue="summarizer"})') == 1.0, 30)
-        # Depth by state for every worker queue (drained by now: zero, but present).
+        # Depth by state for every task queue, `maintenance` included (drained by now: zero, but present).
         depth = prom.query("ragtasks_queue_messages")
         assert {(r["metric"]["queue"], r["metric"]["state"]) for r in depth} == {
-            (q, state) for q in ("summarizer", "evaluator", "alerter") for state in ("ready", "unacknowledged")
+            (q, state)
+            for q in ("summarizer", "evaluator", "alerter", "maintenance")
+            for state in ("ready", "unacknowledged")
         }
         assert prom.value("max(ragtasks_queue_metrics_up)") == 1.0
         assert prom.value("max(ragtasks_build_info)") == 1.0

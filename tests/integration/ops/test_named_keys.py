@@ -9,34 +9,16 @@ the OpenAPI pages off.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ragtasks_core.settings import Settings
-from ragtasks_gateway.app import create_app
 from tests.support.procs import metric_value
 
 READER, WRITER, ADMIN, BARE = "reader-token-7Qp2", "writer-token-9Lm4", "admin-token-3Xk8", "bare-token-5Rt1"
 KEYS = f"reader:{READER}:read,ingest:{WRITER}:write,ops:{ADMIN}:read+write+admin,{BARE}"
 TURN = {"messages": [{"role": "user", "content": "hello there"}]}
-
-
-@pytest.fixture
-def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(**overrides: Any) -> TestClient:
-        client = TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
 
 
 def _as(token: str) -> dict[str, str]:

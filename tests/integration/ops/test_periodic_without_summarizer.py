@@ -33,9 +33,11 @@ def test_outbox_is_swept_with_the_summarizer_off(
     tuning = {"SUMMARY_TRIGGER_TOKENS": "50", "OUTBOX_SWEEP_INTERVAL_SECONDS": "2", "OUTBOX_GRACE_SECONDS": "1"}
     tuning |= {"WECOM_WEBHOOK_URL": wecom.url(), "ALERT_GROUP_WAIT_SECONDS": "0"}
     worker_env.update({f"RAGTASKS_{k}": v for k, v in tuning.items()})
-    for queue in ("evaluator", "alerter"):  # no summarizer anywhere
-        start_worker(queue, worker_env, concurrency=1)
-    gw = start_gateway(worker_env)
+    *_, gw = procs.start_together(  # no summarizer anywhere
+        lambda: start_worker("evaluator", worker_env, concurrency=1),
+        lambda: start_worker("alerter", worker_env, concurrency=1),
+        lambda: start_gateway(worker_env),
+    )
     beat = procs.start_beat(worker_env, LOG_DIR)
     processes.append(beat)
 

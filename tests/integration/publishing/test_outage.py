@@ -55,10 +55,12 @@ def test_broker_outage_loses_nothing(
     tuning = {"SUMMARY_TRIGGER_TOKENS": "150", "SUMMARY_KEEP_RECENT_MESSAGES": "0"}
     tuning |= {"OUTBOX_SWEEP_INTERVAL_SECONDS": "2", "OUTBOX_GRACE_SECONDS": "1", "EVAL_NIGHTLY_INTERVAL_SECONDS": "3"}
     worker_env.update({f"RAGTASKS_{k}": v for k, v in tuning.items()})
-    workers = [start_worker("summarizer", worker_env, concurrency=2)]
-    workers.append(start_worker("alerter", worker_env, concurrency=1))
-    workers.append(start_worker("evaluator", worker_env, concurrency=1))
-    gw = start_gateway(worker_env)
+    *workers, gw = procs.start_together(
+        lambda: start_worker("summarizer", worker_env, concurrency=2),
+        lambda: start_worker("alerter", worker_env, concurrency=1),
+        lambda: start_worker("evaluator", worker_env, concurrency=1),
+        lambda: start_gateway(worker_env),
+    )
     beat = procs.start_beat(worker_env, LOG_DIR)  # the real `ragtasks beat`, with the real schedule
     processes.append(beat)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ BODY_SHAPE = MALFORMED + "the body must be the JSON array [args, kwargs, embed],
 ARGS, KWARGS, EMBEDDED = (f"{MALFORMED}{part} (the body's {nth} item) must be" for part, nth in
                           (("args", "first"), ("kwargs", "second"), ("embed", "third")))  # fmt: skip
 TIMELIMIT = MALFORMED + "header 'timelimit' must be [hard, soft]"
+# A valid eta two days ahead (RAGTASKS_MAX_ETA_SECONDS is an hour): without the check the worker holds
+# it unacked until the broker's consumer timeout, again and again until the delivery limit.
+FAR_ETA = (datetime.now(UTC) + timedelta(days=2)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ SHAPES = (
     Shape("retries a string", MALFORMED + "header 'retries' must be an integer >= 0", headers={"retries": "x"}),
     Shape("retries negative", MALFORMED + "header 'retries' must be an integer >= 0", headers={"retries": -1}),
     Shape("shadow a list", MALFORMED + "header 'shadow' must be a string or null", headers={"shadow": [1]}),
+    Shape("eta two days ahead", f"eta {FAR_ETA!r} is ", headers={"eta": FAR_ETA}),
 )  # fmt: skip
 
 

@@ -73,11 +73,8 @@ def llm_env(env: dict[str, str], llm: FakeOpenAI, **overrides: str) -> dict[str,
     """Worker/gateway environment with the fake LLM and ``RAGTASKS_*`` overrides (upper-case names)."""
     return {
         **env,
-        "RAGTASKS_LLM_BASE_URL": llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
-        "RAGTASKS_LLM_MODEL": "fake-model",
+        **llm.env(),
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "1",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
         **{f"RAGTASKS_{k}": v for k, v in overrides.items()},
     }
 

@@ -5,8 +5,9 @@ One test runs every scenario at once (they wait in the broker, not in the worker
 - ``Retry-After: 5`` on a 429 is honoured (longer than the 2 s schedule);
 - a hang past ``RAGTASKS_LLM_TIMEOUT_SECONDS`` is a timeout and is retried;
 - 400/401/404 fail at once, with the reason in ``GET /v1/tasks/{id}``;
-- on a second worker (its own vhost) with ``LLM_BACKOFF_BASE_SECONDS=1``: 503 six times ->
-  retries after 1, 2, 4, 8, 16 s, then FAILURE with the reason kept.
+- on a second worker (its own vhost) with ``LLM_BACKOFF_BASE_SECONDS=1`` and
+  ``LLM_BACKOFF_MAX_SECONDS=4``: 503 six times -> retries after 1, 2, 4, 4, 4 s (doubling, then
+  capped), then FAILURE with the reason kept after the default five retries.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ragtasks_core.celery_app import create_celery
 from ragtasks_core.contract import TaskName
 from ragtasks_core.metrics import TASK_OUTCOMES
 from tests.support.fake_openai import Reply
-from tests.support.procs import metric_value, metrics_text, wait_until
+from tests.support.procs import metric_value, metrics_text, start_together, wait_until
 from tests.support.services import Vhost
 
 from .conftest import Rig, gaps, publish_summary, seed_session, task_state, wait_states
@@ -47,7 +48,9 @@ def test_backoff_schedules_and_failures(rig: Rig) -> None:
 def _run(rig: Rig, fast: Vhost) -> None:
     llm, db = rig.llm, rig.db
     env = rig.env(LLM_TIMEOUT_SECONDS="1")
+    # The cap keeps the give-up leg (five retries) within the default schedule's 14 s.
     fast_env = {**env, "RAGTASKS_BROKER_URL": fast.broker_url, "RAGTASKS_LLM_BACKOFF_BASE_SECONDS": "1"}
+    fast_env["RAGTASKS_LLM_BACKOFF_MAX_SECONDS"] = "4"
     scripts = {
         "default": [Reply(503), Reply(429), Reply(503)],
         "retry_after": [Reply(429, retry_after="5")],
@@ -63,8 +66,10 @@ def _run(rig: Rig, fast: Vhost) -> None:
         contents = [f"[[{marker}]] first message.", "second message.", "third message."]
         seed_session(db, marker, contents, pending_task_id=ids[marker])
 
-    main_worker = rig.start_worker("summarizer", env, concurrency=2)
-    fast_worker = rig.start_worker("summarizer", fast_env, concurrency=1)
+    main_worker, fast_worker = start_together(
+        lambda: rig.start_worker("summarizer", env, concurrency=2),
+        lambda: rig.start_worker("summarizer", fast_env, concurrency=1),
+    )
     settings = rig.settings_for(env)
     client = rig.api(settings)
     main_app, fast_app = create_celery(settings), create_celery(rig.settings_for(fast_env))
@@ -108,12 +113,12 @@ def _run(rig: Rig, fast: Vhost) -> None:
         assert session["summary_pending"] is None  # the slot is released for a later attempt
         assert f"HTTP {status}" in session["summary_error"]["error"]
 
-    # Base 1 s: 1, 2, 4, 8, 16 -- five retries, each double the last -- then FAILURE with the reason.
+    # Base 1 s, cap 4 s: 1, 2, 4, then 4, 4 -- five retries, doubling up to the cap -- then FAILURE.
     body = by_marker["give_up"]
     assert body["state"] == "FAILURE", body
     assert "LLMGaveUp" in body["error"] and "LLM HTTP 503" in body["error"], body
     assert "gave up after 5 retries" in body["error"]
-    assert_schedule(observed["give_up"], [1, 2, 4, 8, 16])
+    assert_schedule(observed["give_up"], [1, 2, 4, 4, 4])
     assert db.summaries.count_documents({"session_id": "give_up"}) == 0
     assert "gave up" in db.sessions.find_one({"_id": "give_up"})["summary_error"]["error"]
     for marker in ("default", "retry_after", "hang"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.support.procs import metric_value, metrics_text
+from tests.support.procs import metric_value, metrics_text, start_together
 
 from .conftest import Rig, seed_session, wait_states
 
@@ -17,10 +17,10 @@ def test_two_workers_share_one_rate_limit(rig: Rig) -> None:
     # MAX_RETRIES=0: a single transient failure would fail the task, so every task that succeeds
     # proves that being held back by the limiter (deferred with a countdown) is not a retry.
     env = rig.env(LLM_RATE_LIMIT="2/s", LLM_MAX_RETRIES="0", LLM_RATE_LIMIT_MAX_WAIT_SECONDS="1")
-    workers = [
-        rig.start_worker("summarizer", env, concurrency=2),
-        rig.start_worker("summarizer", env, concurrency=2),
-    ]
+    workers = start_together(
+        lambda: rig.start_worker("summarizer", env, concurrency=2),
+        lambda: rig.start_worker("summarizer", env, concurrency=2),
+    )
     count = 16
     ids = []
     for i in range(count):

@@ -28,10 +28,7 @@ def traced_env(worker_env: dict[str, str], llm: FakeOpenAI, otlp: OtlpReceiver, 
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.origin,
         "OTEL_TRACES_SAMPLER": "parentbased_always_on",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
-        "RAGTASKS_LLM_BASE_URL": llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
-        "RAGTASKS_LLM_MODEL": "fake-model",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        **llm.env(),
         "RAGTASKS_LLM_BACKOFF_BASE_SECONDS": "1",
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "1",
         # The first append crosses the threshold.
@@ -54,8 +51,7 @@ def one(spans: list[ReceivedSpan], **match: Any) -> ReceivedSpan:
 
 
 def append_and_summarize(env: dict[str, str], start_worker: Any, start_gateway: Any, marker: str) -> str:
-    start_worker("summarizer", env, concurrency=1)
-    gw = start_gateway(env)
+    _, gw = procs.start_together(lambda: start_worker("summarizer", env, concurrency=1), lambda: start_gateway(env))
     with gateway_client(gw.port) as client:
         session_id = f"chat-{uuid.uuid4().hex[:8]}"
         r = client.post(f"/v1/sessions/{session_id}/messages", json={"messages": turn(marker)}, headers=auth())

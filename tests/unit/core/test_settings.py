@@ -141,3 +141,60 @@ def test_hard_time_limit_must_exceed_soft(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("RAGTASKS_TASK_TIME_LIMIT_SECONDS", "100")
     with pytest.raises(ValidationError):
         Settings()
+
+
+# The shared transforms (ragtasks_core/settings/transforms.py), attached to fields by their types.
+
+BLANK_MEANS_UNSET = [
+    "REDIS_SENTINEL_MASTER",
+    "REDIS_SENTINEL_PASSWORD",
+    "LLM_BASE_URL",
+    "EMBEDDINGS_BASE_URL",
+    "DOCS_ENABLED",
+    "METRICS_HOST",
+    "SUMMARY_TRIGGER_MESSAGES",
+    "SUMMARY_KEEP_RECENT_TOKENS",
+    "SUMMARY_PROMPT_FILE",
+    "SESSION_RETENTION_DAYS",
+    "RETRIEVER_URL",
+    "QDRANT_URL",
+    "QDRANT_PATH",
+    "WECOM_WEBHOOK_URL",
+    "ALERT_WEBHOOK_URL",
+    "ALERT_ROUTES_FILE",
+]
+
+
+@pytest.mark.parametrize("name", BLANK_MEANS_UNSET)
+def test_a_blank_variable_means_unset(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"RAGTASKS_{name}", "")
+    assert getattr(Settings(), name.lower()) is None
+
+
+def test_comma_lists_are_split_and_hosts_lower_cased(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGTASKS_EVAL_KBS", " kb-a, 知识库 ,,")
+    monkeypatch.setenv("RAGTASKS_EVAL_K", "1, 3,20")
+    monkeypatch.setenv("RAGTASKS_REDIS_SENTINELS", "s1:26379, s2:26379")
+    monkeypatch.setenv("RAGTASKS_REDIS_SENTINEL_MASTER", "mymaster")
+    monkeypatch.setenv("RAGTASKS_ALERT_LINK_HOSTS", "Grafana.Example.COM:3000, ")
+    settings = Settings()
+    assert settings.eval_kbs == ["kb-a", "知识库"]
+    assert settings.eval_k == [1, 3, 20]
+    assert settings.redis_sentinels == ["s1:26379", "s2:26379"]
+    assert settings.alert_link_hosts == ["grafana.example.com:3000"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("RAGTASKS_WECOM_RATE_LIMIT", "0/m"), ("RAGTASKS_TIMEZONE", "Mars/Base")]
+)
+def test_bad_rates_and_time_zones_are_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable.removeprefix("RAGTASKS_").lower()):
+        Settings()
+
+
+def test_transforms_come_from_field_types_not_per_field_validators() -> None:
+    # One transform, written once in settings/transforms.py: no topic grows its own copy again.
+    assert Settings.__pydantic_decorators__.field_validators == {}

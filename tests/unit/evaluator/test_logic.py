@@ -70,8 +70,8 @@ def test_offline_question_is_deterministic_from_the_text_and_in_its_language() -
 def test_parse_questions_is_lenient_and_never_raises() -> None:
     items = '[{"id": "2", "question": "B?"}, {"id": "1", "question": "A?"}, {"id": 9, "question": "x"}]'
     answer = '```json\n{"questions": ' + items + "}\n```"
-    assert questions.parse_questions(answer, 2) == {0: "A?", 1: "B?"}
-    assert questions.parse_questions('["one?", "", "three?"]', 3) == {0: "one?", 2: "three?"}
+    assert questions.parse_questions(answer, 2) == {0: ["A?"], 1: ["B?"]}
+    assert questions.parse_questions('["one?", "", "three?"]', 3) == {0: ["one?"], 2: ["three?"]}
     assert questions.parse_questions("not json", 2) == {} and questions.parse_questions('{"questions": 3}', 2) == {}
     prompt = questions.build_question_prompt(["first", "second"])
     assert "Passage 2:\nsecond" in prompt[-1]["content"] and "JSON" in prompt[0]["content"]

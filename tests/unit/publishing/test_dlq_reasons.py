@@ -12,9 +12,11 @@ import pytest
 from celery import Celery
 from kombu.message import Message
 
+from ragtasks_core.celery_app import dead_letter_queues, task_queues
 from ragtasks_core.consumer import DeadLetteringConsumer, refusal_reason
-from ragtasks_core.contract import Queue
+from ragtasks_core.contract import MAINTENANCE_QUEUE, TASK_QUEUES, Queue
 from ragtasks_core.dlq import REASON_HEADER, UnknownQueue, describe, reason_of, resolve_queue
+from ragtasks_core.settings import Settings
 from ragtasks_publisher import build_message
 
 
@@ -42,9 +44,21 @@ def test_describe_reads_age_and_routing_key_from_x_death() -> None:
 
 
 def test_resolve_queue() -> None:
-    assert resolve_queue("alerter") is Queue.ALERTER and resolve_queue("summarizer.dlq") is Queue.SUMMARIZER
-    with pytest.raises(UnknownQueue, match="expected one of summarizer, evaluator, alerter"):
+    assert resolve_queue("alerter") == "alerter" and resolve_queue("summarizer.dlq") == "summarizer"
+    # Beat's queue, which every worker consumes, has its dead letters like any other.
+    assert resolve_queue("maintenance") == resolve_queue("maintenance.dlq") == MAINTENANCE_QUEUE
+    with pytest.raises(UnknownQueue, match="expected one of summarizer, evaluator, alerter, maintenance"):
         resolve_queue("mailer")
+    with pytest.raises(UnknownQueue):
+        resolve_queue("maintenance.dlq.dlq")
+
+
+def test_the_dlq_tool_knows_every_queue_the_topology_declares() -> None:
+    # One list: the queues Celery declares (each with its DLQ) are exactly those ``ragtasks dlq`` takes.
+    declared = [queue.name for queue in task_queues(Settings())]
+    assert declared == list(TASK_QUEUES)
+    assert [resolve_queue(name) for name in declared] == declared
+    assert [queue.name for queue in dead_letter_queues()] == [f"{name}.dlq" for name in TASK_QUEUES]
 
 
 # --- what the worker's consumer refuses before Celery reads a message, and why -----------------
@@ -125,7 +139,9 @@ class _Handler(DeadLetteringConsumer):
 
     Celery's ``Consumer.__init__`` needs a running worker; its task handler reads only these."""
 
-    def __init__(self, strategy: Callable[..., Any]) -> None:
+    def __init__(self, strategy: Callable[..., Any], max_eta_seconds: float = 3600.0) -> None:
+        self.app = Celery("t", set_as_current=False)
+        self.max_eta_seconds = max_eta_seconds
         self.strategies = {PING: strategy}
         self.on_task_message: set[Any] = set()
         self._maximum_prefetch_restored = True

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
+from ragtasks_core.contract import MAINTENANCE_QUEUE, SCHEDULED_TASKS, Queue, route_for
 from ragtasks_publisher import build_message, queue_of
-from ragtasks_publisher.message import PUBLISHED_AT_HEADER
+from ragtasks_publisher.message import PUBLISHED_AT_HEADER, QUEUES
 
 
 def test_protocol_v2_headers_body_and_properties() -> None:
@@ -54,3 +55,22 @@ def test_publisher_imports_neither_celery_nor_pydantic() -> None:
     code = f"import sys, ragtasks_publisher; print(sorted(m for m in {mods} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_publishers_queues_are_the_contracts_owners() -> None:
+    # ragtasks_publisher imports nothing of ragtasks_core: this is what keeps its copy honest.
+    assert tuple(queue.value for queue in Queue) == QUEUES
+    assert MAINTENANCE_QUEUE not in QUEUES  # a route, never a part of a task name
+
+
+@pytest.mark.parametrize("task", sorted(SCHEDULED_TASKS))
+def test_scheduled_tasks_published_by_name_reach_their_owner(task: str) -> None:
+    # Beat routes them to `maintenance`; `ragtasks publish` routes by name, to the owner's queue,
+    # whose worker registers them too (both queues' workers run the same task).
+    assert build_message(task, {"v": 1}).routing_key == queue_of(task) == task.split(".")[1]
+    assert route_for(task) == MAINTENANCE_QUEUE
+
+
+def test_maintenance_is_not_a_task_name_owner() -> None:
+    with pytest.raises(ValueError, match="unknown task name"):
+        queue_of("ragtasks.maintenance.sweep_outbox")
