@@ -4,8 +4,10 @@ Write the record first (its shape: :mod:`ragtasks_core.documents.outbox`), then 
 it published (:func:`publish_after_write`, the step every producer shares). If the publish fails
 (broker down), the record stands and the outbox sweep
 (``ragtasks.summarizer.sweep_outbox``, run by beat) publishes it later with the *same* task id.
-Delivery is therefore at-least-once: a crash between publish and mark, or a sweep racing a slow
-publish, can publish a record twice; consumers are idempotent by task id or by design.
+A record has one publisher at a time (the writer, then a sweep that claims it: :func:`claim`), so
+two sweeps side by side or a sweep and a slow writer do not both publish it. Delivery is still
+at-least-once: a crash between publish and mark publishes a record twice; consumers are idempotent
+by task id or by design.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ def mark_failed(db: Database, task_id: str, error: str) -> None:
 
 async def mark_failed_async(db: AsyncDatabase, task_id: str, error: str) -> None:
     await db[OUTBOX].update_one(docs.by_id(task_id), docs.failed(error))
+
+
+def claim(db: Database, task_id: str, now: datetime) -> bool:
+    """Take the record for publishing; False if it is published, expired or held by another publisher."""
+    return db[OUTBOX].update_one(docs.claimable(task_id, now), docs.claim(now)).modified_count == 1
 
 
 def mark_expired(db: Database, task_id: str) -> None:

@@ -94,21 +94,32 @@ def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime)
 
 def sweep_outbox_records(db: Database, settings: Settings, send: Send, now: datetime) -> dict[str, int]:
     grace = now - timedelta(seconds=settings.outbox_grace_seconds)
-    counts = {"outbox": 0, "expired": 0}
+    counts = {"outbox": 0, "expired": 0, "held": 0}
     for doc in outbox.unpublished(db, older_than=grace, limit=settings.outbox_batch_size):
         left = outbox.remaining_expiry(doc, now)
         if left is not None and left <= 0:
             outbox.mark_expired(db, doc["_id"])
             counts["expired"] += 1
             continue
-        options = {} if left is None else {"expires": left}
-        with tracing.remote_parent(doc.get("traceparent")):  # the writer's trace
+        if not outbox.claim(db, doc["_id"], now):  # its writer or another sweep is publishing it
+            counts["held"] += 1
+            continue
+        _publish_record(db, send, doc, {} if left is None else {"expires": left})
+        counts["outbox"] += 1
+    return counts
+
+
+def _publish_record(db: Database, send: Send, doc: dict[str, Any], options: dict[str, Any]) -> None:
+    """Publish a claimed record and mark it; a failure releases the claim (next sweep) and raises."""
+    with tracing.remote_parent(doc.get("traceparent")):  # the writer's trace
+        try:
             outbox.publish_after_write(
                 partial(send, doc["task"], doc["kwargs"], doc["_id"], options),
                 partial(outbox.mark_published, db, doc["_id"]),
             )
-        counts["outbox"] += 1
-    return counts
+        except Exception as exc:
+            outbox.mark_failed(db, doc["_id"], repr(exc))
+            raise
 
 
 def sweep(db: Database, settings: Settings, send: Send, now: datetime | None = None) -> dict[str, int]:
@@ -123,8 +134,9 @@ def sweep_outbox(self: Task, **kwargs: Any) -> dict[str, int]:
 
     Idempotent: it republishes the task ids already recorded, and the summarizer's
     compare-and-set makes a duplicate summarize message harmless (a summary wanted twice is
-    summarized once); two racing sweeps at worst publish a record twice, likewise harmless.
+    summarized once).
     A publish failure ends the run (the broker is away); the next run picks up where it left.
+    Outbox records are claimed one at a time, so two sweeps never publish the same record.
     """
     parse_payload(Payload, kwargs)
     rt = get_runtime()

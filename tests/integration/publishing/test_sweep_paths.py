@@ -145,3 +145,53 @@ def test_sweep_indexes_exist_and_both_clients_build_the_same(db: Any, settings: 
 
     asyncio.run(build_and_look())
     assert seen == expected
+
+
+def _record(task_id: str, *, created_ago: float) -> dict[str, Any]:
+    created_at = NOW - timedelta(seconds=created_ago)
+    return documents.outbox.new_record(TaskName.SUMMARIZER_PING.value, {"v": 1}, task_id, now=created_at)
+
+
+def test_two_sweeps_side_by_side_publish_each_record_once(db: Any, settings: Settings) -> None:
+    """After an outage beat's backlog of sweep runs can run at once: each record is claimed by one."""
+    documents.ensure_indexes(db)
+    db.outbox.insert_many([_record(f"r{i}", created_ago=120) for i in range(3)])
+    sent, record = _recorder()
+    inner: list[dict[str, int]] = []
+
+    def send(task: str, kwargs: dict[str, Any], task_id: str, options: dict[str, Any]) -> None:
+        if not inner:  # the second sweep runs while the first is publishing its first record
+            inner.append(sweep(db, settings, record, now=NOW))
+        record(task, kwargs, task_id, options)
+
+    first = sweep(db, settings, send, now=NOW)
+    assert sorted(task_id for _, _, task_id in sent) == ["r0", "r1", "r2"], sent  # once each
+    assert first["outbox"] + inner[0]["outbox"] == 3 and inner[0]["held"] >= 1, (first, inner)
+
+
+def test_a_record_its_writer_is_publishing_is_left_to_it(db: Any, settings: Settings) -> None:
+    """Past the grace period but still held by its writer (a slow fail-fast publish): not swept,
+    until the writer's claim lapses (it crashed) or its publish fails (the claim is released)."""
+    documents.ensure_indexes(db)
+    db.outbox.insert_many([_record("crashed", created_ago=10), _record("failed", created_ago=10)])
+    sent, send = _recorder()
+    assert sweep(db, settings, send, now=NOW)["held"] == 2 and sent == []
+    db.outbox.update_one({"_id": "failed"}, documents.outbox.failed("broker away"))
+    assert sweep(db, settings, send, now=NOW)["outbox"] == 1 and [t for _, _, t in sent] == ["failed"]
+    later = NOW + timedelta(seconds=documents.outbox.CLAIM_SECONDS)
+    assert sweep(db, settings, send, now=later)["outbox"] == 1 and [t for _, _, t in sent] == ["failed", "crashed"]
+
+
+def test_a_failed_sweep_publish_releases_its_claim(db: Any, settings: Settings) -> None:
+    documents.ensure_indexes(db)
+    db.outbox.insert_one(_record("r", created_ago=120))
+
+    def broker_away(task: str, kwargs: dict[str, Any], task_id: str, options: dict[str, Any]) -> None:
+        raise ConnectionError("broker away")
+
+    with pytest.raises(ConnectionError):
+        sweep(db, settings, broker_away, now=NOW)
+    doc = db.outbox.find_one({"_id": "r"})
+    assert doc["published_at"] is None and "claimed_until" not in doc and "broker away" in doc["last_error"]
+    sent, send = _recorder()
+    assert sweep(db, settings, send, now=NOW + timedelta(seconds=1))["outbox"] == 1 and len(sent) == 1
