@@ -33,14 +33,15 @@ install: install-app tools
 run: install-app
 	bash scripts/run-local.sh
 
-# Two runs: the tests that start no worker or server (unit, chart, rules) share the cores through
-# pytest-xdist; the integration tests run one at a time, since they time real processes. Both run
-# even when the first fails, so one CI log shows every failure.
+# Two runs: everything but the `serial` tests on both cores through pytest-xdist, a file per
+# worker (the integration tests mostly wait on real processes); then the serial ones (they stop
+# RabbitMQ or time a failover: tests/integration/conftest.py) alone. Both run even when the first
+# fails, so one CI log shows every failure.
 test: install
 	bash scripts/services.sh ensure
 	status=0; \
-	$(BIN)/pytest -n 2 -m "not integration" $(PYTEST_ARGS) || status=$$?; \
-	$(BIN)/pytest -m integration $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/pytest -m serial $(PYTEST_ARGS) || status=$$?; \
 	exit $$status
 
 test-unit: install

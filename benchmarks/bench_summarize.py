@@ -19,28 +19,20 @@ machine the Mongo server (SecantusDB, Python) shares the cores. Prints one JSON 
 
 from __future__ import annotations
 
-import argparse
-import functools
-import json
+import contextlib
 import os
 import sys
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery import Celery
-from celery.result import AsyncResult
 from pymongo import MongoClient
-from tests.support import procs
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.services import redis_url
+from tests.support.sessions import seed_sessions
 
-from benchmarks.common import LOG_DIR, Stack, cpu_seconds, mongo_pid, spawn, stack
-from ragtasks_core.celery_app import create_celery
-from ragtasks_core.contract import TaskName
-from ragtasks_core.settings import Settings
-from ragtasks_core.tokens import count_message_tokens
+from benchmarks.common import Child, Stack, main_for, mongo_pid, run_summarizer, spawn, wait_all, with_cpu
 
 # The baseline app, importable by ``celery -A benchmarks.bench_summarize:baseline worker``.
 baseline = Celery(
@@ -58,6 +50,10 @@ baseline.conf.update(
 
 CELERY_ARGS = ["-m", "celery", "-A", "benchmarks.bench_summarize:baseline", "worker", "--pool=prefork"]
 CELERY_ARGS += ["--prefetch-multiplier=1", "--without-gossip", "--without-mingle", "-l", "info"]
+
+
+# The seeded conversation: three messages, the newest kept verbatim, so each task folds two.
+CONVERSATION = ["我想退货，耳机有杂音。", "30 天内可退。", "好的，谢谢。"]
 
 
 @baseline.task(name="bench.sleep")
@@ -99,92 +95,53 @@ def summarize_direct(session_id: str, llm_url: str) -> str:
     return "ok"
 
 
-def wait_all(app: Celery, ids: list[str], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(ids)
-    while pending and time.monotonic() < deadline:
-        pending = [i for i in pending if AsyncResult(i, app=app).state not in ("SUCCESS", "FAILURE")]
-        if pending:
-            time.sleep(0.05)
-    if pending:
-        raise TimeoutError(f"{len(pending)} tasks unfinished")
-    failed = [i for i in ids if AsyncResult(i, app=app).state != "SUCCESS"]
-    if failed:
-        raise RuntimeError(f"{len(failed)} tasks failed, e.g. {AsyncResult(failed[0], app=app).result!r}")
-
-
 def seed(db: Any, prefix: str, count: int) -> list[str]:
-    ids: list[str] = []
-    for n in range(count):
-        sid = f"{prefix}-{n}"
-        docs: list[dict[str, Any]] = [
-            {"session_id": sid, "seq": i, "role": role, "content": text, "tokens": count_message_tokens(role, text)}
-            for i, (role, text) in enumerate(
-                [("user", "我想退货，耳机有杂音。"), ("assistant", "30 天内可退。"), ("user", "好的，谢谢。")], start=1
-            )
-        ]
-        db.messages.insert_many(docs)
-        db.sessions.insert_one(
-            {
-                "_id": sid,
-                "last_seq": 3,
-                "tokens_since_summary": sum(d["tokens"] for d in docs),
-                "summary": None,
-                "summary_upto_seq": 0,
-                "summary_pending": None,
-            }
-        )
-        ids.append(sid)
-    return ids
+    """``count`` short sessions, each folded in one step (``SUMMARY_KEEP_RECENT_MESSAGES=1``)."""
+    return seed_sessions(db, prefix, count, CONVERSATION)
+
+
+def rate_and_cpu(
+    s: Stack, db: Any, worker: int, prefix: str, tasks: int, concurrency: int, summarize: Callable[[list[str]], Any]
+) -> dict[str, float]:
+    """``summarize`` a warm-up batch, then ``tasks`` fresh sessions: their rate and the CPU per
+    summary of the ``worker`` tree and the Mongo server. Fails unless every summary was committed."""
+    summarize(seed(db, f"{prefix}-warm", concurrency * 2))
+    measured: list[str] = []
+
+    def batch() -> float:
+        measured.extend(seed(db, prefix, tasks))  # inside the CPU span, so the numbers compare with earlier runs
+        started = time.perf_counter()
+        summarize(measured)
+        return time.perf_counter() - started
+
+    wall, cpu = with_cpu(batch, tasks, worker, mongo_pid(s.mongo), role="worker", per="summary")
+    committed = db.sessions.count_documents({"_id": {"$in": measured}, "summary_upto_seq": 2})
+    if committed != tasks:
+        raise RuntimeError(f"only {committed}/{tasks} {prefix} summaries committed")
+    return {"tasks_per_second": tasks / wall, **cpu}
 
 
 def run_ragtasks(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str, float]:
-    fake = FakeOpenAI(latency_seconds=latency, default_text="summary").start()
-    env = s.env(
-        LLM_BASE_URL=fake.base_url,
-        LLM_API_KEY="sk-bench",
-        LLM_RATE_LIMIT="100000/s",
-        SUMMARY_KEEP_RECENT_MESSAGES="1",
-    )
-    worker = procs.start_worker("summarizer", env, LOG_DIR, concurrency=concurrency)
-    client: MongoClient[dict[str, Any]] = MongoClient(s.mongo.url)
-    app = create_celery(Settings(**{k[len("RAGTASKS_") :].lower(): v for k, v in env.items()}))  # type: ignore[arg-type]
+    fake = FakeOpenAI(latency_seconds=latency, default_text="summary")
+    with run_summarizer(s, fake, concurrency) as ours:
+        return rate_and_cpu(s, ours.db, ours.worker.popen.pid, "measured", tasks, concurrency, ours.summarize)
+
+
+@contextlib.contextmanager
+def baseline_worker(s: Stack, name: str, concurrency: int, **env: str) -> Iterator[Child]:
+    """The baseline app's prefork worker on the stack's broker, ``env`` added to its environment."""
+    broker = s.vhost.broker_url
+    baseline.conf.broker_url, baseline.conf.result_backend = broker, redis_url()
+    env = {"BENCH_BROKER_URL": broker, "BENCH_REDIS_URL": redis_url(), **env}  # for the worker's import
+    worker = spawn(name, [*CELERY_ARGS, f"-c{concurrency}"], env, ready_text=" ready.")
     try:
-        db = client[s.db_name]
-
-        def batch(prefix: str, count: int) -> float:
-            sessions = seed(db, prefix, count)
-            ids = [f"{prefix}-{uuid.uuid4().hex}" for _ in sessions]
-            started = time.perf_counter()
-            for sid, task_id in zip(sessions, ids, strict=True):
-                app.send_task(TaskName.SUMMARIZE_SESSION.value, kwargs={"v": 1, "session_id": sid}, task_id=task_id)
-            wait_all(app, ids)
-            return time.perf_counter() - started
-
-        batch("warm", concurrency * 2)
-        wall, cpu = _with_cpu(functools.partial(batch, "measured", tasks), worker.popen.pid, mongo_pid(s.mongo), tasks)
-        committed = db.sessions.count_documents({"_id": {"$regex": "^measured-"}, "summary_upto_seq": 2})
-        if committed != tasks:
-            raise RuntimeError(f"only {committed}/{tasks} summaries committed")
-        return {"tasks_per_second": tasks / wall, **cpu}
+        yield worker
     finally:
-        app.close()
-        client.close()
         worker.stop()
-        fake.stop()
 
 
 def run_baseline(s: Stack, tasks: int, concurrency: int, latency: float) -> float:
-    broker = s.vhost.broker_url
-    env = {"BENCH_BROKER_URL": broker, "BENCH_REDIS_URL": redis_url()}  # for the worker's import
-    baseline.conf.broker_url, baseline.conf.result_backend = broker, redis_url()
-    worker = spawn(
-        "baseline-celery",
-        [*CELERY_ARGS, f"-c{concurrency}"],
-        env,
-        ready_text=" ready.",
-    )
-    try:
+    with baseline_worker(s, "baseline-celery", concurrency):
 
         def batch(count: int) -> float:
             started = time.perf_counter()
@@ -194,57 +151,23 @@ def run_baseline(s: Stack, tasks: int, concurrency: int, latency: float) -> floa
 
         batch(concurrency * 2)
         return tasks / batch(tasks)
-    finally:
-        worker.stop()
-
-
-def _with_cpu(batch: Callable[[], float], worker: int, mongo: int | None, tasks: int) -> tuple[float, dict[str, float]]:
-    """Run the measured ``batch``; its wall time and the CPU per task of the worker and Mongo server."""
-    worker_before, mongo_before = cpu_seconds(worker), cpu_seconds(mongo) if mongo else 0.0
-    wall = batch()
-    worker_ms = (cpu_seconds(worker) - worker_before) * 1000 / tasks
-    cpu = {"worker_cpu_ms_per_summary": round(worker_ms, 3)}
-    if mongo:
-        mongo_ms = (cpu_seconds(mongo) - mongo_before) * 1000 / tasks
-        cpu["mongo_cpu_ms_per_summary"] = round(mongo_ms, 3)
-        cpu["mongo_cpu_share"] = round(mongo_ms / (mongo_ms + worker_ms), 3) if mongo_ms + worker_ms else 0.0
-    return wall, cpu
 
 
 def run_direct(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str, float]:
     """The bare app doing a summary's reads and writes directly, against the same fake LLM."""
     fake = FakeOpenAI(latency_seconds=latency, default_text="summary").start()
-    broker = s.vhost.broker_url
-    env = {"BENCH_BROKER_URL": broker, "BENCH_REDIS_URL": redis_url()}
-    env |= {"BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name}
-    baseline.conf.broker_url, baseline.conf.result_backend = broker, redis_url()
-    worker = spawn("baseline-direct", [*CELERY_ARGS, f"-c{concurrency}"], env, ready_text=" ready.")
+    db_env = {"BENCH_MONGODB_URL": s.mongo.url, "BENCH_MONGODB_DB": s.db_name}
     client: MongoClient[dict[str, Any]] = MongoClient(s.mongo.url)
     try:
-        db = client[s.db_name]
+        with baseline_worker(s, "baseline-direct", concurrency, **db_env) as worker:
 
-        def batch(prefix: str, count: int) -> float:
-            sessions = seed(db, prefix, count)
-            started = time.perf_counter()
-            ids = [summarize_direct.apply_async(args=[sid, fake.base_url]).id for sid in sessions]
-            wait_all(baseline, ids)
-            return time.perf_counter() - started
+            def summarize(sessions: list[str]) -> None:
+                wait_all(baseline, [summarize_direct.apply_async(args=[sid, fake.base_url]).id for sid in sessions])
 
-        batch("direct-warm", concurrency * 2)
-        wall, cpu = _with_cpu(functools.partial(batch, "direct", tasks), worker.popen.pid, mongo_pid(s.mongo), tasks)
-        committed = db.sessions.count_documents({"_id": {"$regex": "^direct-[0-9]"}, "summary_upto_seq": 2})
-        if committed != tasks:
-            raise RuntimeError(f"only {committed}/{tasks} direct summaries committed")
-        return {"tasks_per_second": tasks / wall, **cpu}
+            return rate_and_cpu(s, client[s.db_name], worker.popen.pid, "direct", tasks, concurrency, summarize)
     finally:
         client.close()
-        worker.stop()
         fake.stop()
-
-
-def run(tasks: int, concurrency: int, latency: float) -> dict[str, object]:
-    with stack() as s:
-        return measure(s, tasks, concurrency, latency)
 
 
 def measure(s: Stack, tasks: int, concurrency: int, latency: float) -> dict[str, object]:
@@ -276,12 +199,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--latency", type=float, default=0.05)
-    args = parser.parse_args(argv or [])  # ``python -m benchmarks`` passes its own argv
-    print(json.dumps(run(args.tasks, args.concurrency, args.latency)), flush=True)
+    main_for(measure, __doc__, argv, tasks=200, concurrency=4, latency=0.05)
 
 
 if __name__ == "__main__":

@@ -20,15 +20,13 @@ a shared machine.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 
 from tests.support.otlp_receiver import OtlpReceiver
 
 from benchmarks.bench_machinery import ragtasks_round
-from benchmarks.common import Stack, stack
+from benchmarks.common import Stack, main_for
 
 TASK_SPAN = "run/ragtasks.summarizer.ping"
 RATIOS = {"sampled_1.0": "1.0", "sampled_0.1": "0.1"}
@@ -55,11 +53,6 @@ def _round(s: Stack, tasks: int, concurrency: int, env: dict[str, str]) -> tuple
         print(f"bench_tracing: round repeated after {str(exc)[:200]!r}", file=sys.stderr, flush=True)
         s.vhost.purge_work_queues()
         return ragtasks_round(s, tasks, concurrency, env=env)
-
-
-def run(tasks: int, rounds: int, concurrency: int) -> dict[str, object]:
-    with stack() as s:
-        return measure(s, tasks, rounds, concurrency)
 
 
 def measure(s: Stack, tasks: int, rounds: int, concurrency: int) -> dict[str, object]:
@@ -101,12 +94,7 @@ def measure(s: Stack, tasks: int, rounds: int, concurrency: int) -> dict[str, ob
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=2)
-    args = parser.parse_args(argv or [])  # ``python -m benchmarks`` passes its own argv
-    print(json.dumps(run(args.tasks, args.rounds, args.concurrency)), flush=True)
+    main_for(measure, __doc__, argv, tasks=2000, rounds=3, concurrency=2)
 
 
 if __name__ == "__main__":

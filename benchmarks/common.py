@@ -5,18 +5,30 @@ Benchmarks reuse the test harness (``tests/support``): real servers, nothing moc
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+from celery import Celery
+from celery.result import AsyncResult
 from pymongo import MongoClient
+from tests.support import procs
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.procs import wait_until
 from tests.support.services import MongoServer, Vhost, redis_url, unique
+
+from ragtasks_core.celery_app import create_celery
+from ragtasks_core.contract import TaskName
+from ragtasks_core.settings import Settings
 
 LOG_DIR = Path(os.environ.get("RAGTASKS_TEST_LOG_DIR", "/tmp/ragtasks-bench-logs"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +41,7 @@ class Stack:
     db_name: str
 
     def env(self, **overrides: str) -> dict[str, str]:
+        """The ``RAGTASKS_*`` environment of a process on this stack; overrides without the prefix."""
         return {
             "RAGTASKS_ENVIRONMENT": "development",
             "RAGTASKS_BROKER_URL": self.vhost.broker_url,
@@ -66,6 +79,20 @@ def stack(mongo: MongoServer | None = None, vhost: Vhost | None = None) -> Itera
             vhost.delete()
         if own_mongo:
             mongo.stop()
+
+
+def main_for(
+    measure: Callable[..., dict[str, object]], description: str | None, argv: list[str] | None, **defaults: float
+) -> None:
+    """A benchmark's command line: one ``--name`` option per default (typed like it), then
+    ``measure(stack, **options)`` on a stack of its own, printed as one JSON line."""
+    parser = argparse.ArgumentParser(description=description)
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
+    args = parser.parse_args(argv or [])  # ``python -m benchmarks`` passes its own argv
+    with stack() as s:
+        report = measure(s, **vars(args))
+    print(json.dumps(report), flush=True)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -176,3 +203,85 @@ def mongo_pid(mongo: MongoServer) -> int | None:
         return listening_pid(where.port)
     except (RuntimeError, OSError, subprocess.CalledProcessError):
         return None  # e.g. a container's port: its CPU is not ours to read
+
+
+T = TypeVar("T")
+
+
+def with_cpu(
+    work: Callable[[], T], count: int, pid: int, mongo: int | None, *, role: str, per: str
+) -> tuple[T, dict[str, float]]:
+    """Run ``work``; its result, and the CPU in ms per one of its ``count`` units (``per``) that
+    ``pid``'s process tree (``role``) and the Mongo server spent meanwhile, with Mongo's share of
+    the two: on this machine the Mongo server (SecantusDB, Python) shares the cores."""
+    own_before, mongo_before = cpu_seconds(pid), cpu_seconds(mongo) if mongo else 0.0
+    result = work()
+    own_ms = (cpu_seconds(pid) - own_before) * 1000 / count
+    cpu = {f"{role}_cpu_ms_per_{per}": round(own_ms, 3)}
+    if mongo:
+        mongo_ms = (cpu_seconds(mongo) - mongo_before) * 1000 / count
+        cpu[f"mongo_cpu_ms_per_{per}"] = round(mongo_ms, 3)
+        cpu["mongo_cpu_share"] = round(mongo_ms / (mongo_ms + own_ms), 3) if mongo_ms + own_ms else 0.0
+    return result, cpu
+
+
+# --- The summarizer under a benchmark: its worker, a client that publishes, the tasks' results ---
+
+
+def wait_all(app: Celery, ids: list[str], timeout: float = 300) -> None:
+    """Wait until every task has a result; fail on a timeout or on any task that did not succeed."""
+    deadline = time.monotonic() + timeout
+    pending = list(ids)
+    while pending and time.monotonic() < deadline:
+        pending = [i for i in pending if AsyncResult(i, app=app).state not in ("SUCCESS", "FAILURE")]
+        if pending:
+            time.sleep(0.05)
+    if pending:
+        raise TimeoutError(f"{len(pending)} tasks unfinished")
+    failed = [i for i in ids if AsyncResult(i, app=app).state != "SUCCESS"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} tasks failed, e.g. {AsyncResult(failed[0], app=app).result!r}")
+
+
+@dataclass
+class Summarizer:
+    """A running ``ragtasks worker summarizer``, a Celery client of the same settings, and the
+    stack's database."""
+
+    worker: procs.Proc
+    app: Celery
+    db: Any
+
+    def summarize(self, sessions: list[str]) -> float:
+        """Publish one summary task per session, as the gateway does; seconds until all succeeded."""
+        ids = [f"{session_id}-{uuid.uuid4().hex}" for session_id in sessions]
+        started = time.perf_counter()
+        for session_id, task_id in zip(sessions, ids, strict=True):
+            self.app.send_task(
+                TaskName.SUMMARIZE_SESSION.value, kwargs={"v": 1, "session_id": session_id}, task_id=task_id
+            )
+        wait_all(self.app, ids)
+        return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def run_summarizer(s: Stack, llm: FakeOpenAI, concurrency: int, **overrides: str) -> Iterator[Summarizer]:
+    """Start ``llm`` and a summarizer worker pointed at it (a rate limit that never binds, the
+    newest message kept verbatim, ``RAGTASKS_*`` overrides without the prefix); stop both on exit."""
+    with contextlib.ExitStack() as cleanup:
+        llm.start()
+        cleanup.callback(llm.stop)
+        env = s.env(
+            LLM_BASE_URL=llm.base_url,
+            LLM_API_KEY="sk-bench",
+            LLM_RATE_LIMIT="100000/s",
+            SUMMARY_KEEP_RECENT_MESSAGES="1",
+            **overrides,
+        )
+        worker = procs.start_worker("summarizer", env, LOG_DIR, concurrency=concurrency)
+        cleanup.callback(worker.stop)
+        client: MongoClient[dict[str, Any]] = MongoClient(s.mongo.url)
+        cleanup.callback(client.close)
+        app = create_celery(Settings(**{k[len("RAGTASKS_") :].lower(): v for k, v in env.items()}))  # type: ignore[arg-type]
+        cleanup.callback(app.close)
+        yield Summarizer(worker, app, client[s.db_name])

@@ -61,17 +61,17 @@ def make_settings(base_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
-    """Build in-process gateways (TestClient over ``create_app``) with settings overrides; each is
-    shut down at teardown."""
+def client_for() -> Iterator[Callable[[Settings], TestClient]]:
+    """Build in-process gateways (TestClient over ``create_app``) on given settings; each is shut
+    down at teardown. A server error comes back as a 500 response, as a real client would see it."""
     from fastapi.testclient import TestClient
 
     from ragtasks_gateway.app import create_app
 
     clients: list[TestClient] = []
 
-    def make(**overrides: Any) -> TestClient:
-        client = TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
+    def make(settings: Settings) -> TestClient:
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
         return client
@@ -79,6 +79,18 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_client(
+    make_settings: Callable[..., Settings], client_for: Callable[[Settings], TestClient]
+) -> Callable[..., TestClient]:
+    """``client_for`` on the test's settings with overrides (``make_client(retriever="bm25")``)."""
+
+    def make(**overrides: Any) -> TestClient:
+        return client_for(make_settings(**overrides))
+
+    return make
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from prometheus_client import make_wsgi_app, multiprocess
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from . import metrics
+from .pids import pid_alive
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -20,16 +21,6 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 _LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*_(\d+)\.db$")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def reap_dead_processes(directory: str) -> None:
@@ -41,7 +32,7 @@ def reap_dead_processes(directory: str) -> None:
     """
     for name in os.listdir(directory):
         match = _LIVE_GAUGE_FILE.match(name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             multiprocess.mark_process_dead(int(match.group(1)), directory)
 
 

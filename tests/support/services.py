@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 import httpx
 
+from ragtasks_core.pids import pid_alive
+
 from .procs import ROOT
 from .server_process import ServerProcess
 
@@ -157,16 +159,6 @@ VHOST_PREFIX = "ragtasks-test-"
 _OWNED_VHOST = re.compile(rf"^{re.escape(VHOST_PREFIX)}(\d+)-[0-9a-f]+$")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_stale_vhosts() -> None:
     """Delete the test vhosts of runs that are gone (killed before their teardown).
 
@@ -178,7 +170,7 @@ def reap_stale_vhosts() -> None:
         if not name.startswith(VHOST_PREFIX):
             continue
         owned = _OWNED_VHOST.match(name)
-        if owned is None or not _pid_alive(int(owned.group(1))):
+        if owned is None or not pid_alive(int(owned.group(1))):
             delete_vhost(name)
 
 

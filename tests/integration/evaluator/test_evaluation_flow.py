@@ -7,36 +7,19 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from ragtasks_core.contract import TaskName
-from ragtasks_core.settings import Settings
 from ragtasks_evaluator import logic, questions
 from ragtasks_evaluator.retrievers import Bm25Retriever
-from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.fake_retriever import FakeRetriever
 from tests.integration.evaluator.helpers import LEE, load_kb, start_evaluation, wait_evaluation
 from tests.integration.helpers import auth
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_wecom import FakeWeCom
 from tests.support.procs import metric_value, metrics_text, start_together, wait_until
-
-
-@pytest.fixture
-def api(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def fake_retriever() -> Iterator[FakeRetriever]:
-    fake = FakeRetriever(LEE).start()
-    yield fake
-    fake.stop()
 
 
 def test_bm25_recall_on_lee_is_sensible_stable_and_rerun_is_harmless(

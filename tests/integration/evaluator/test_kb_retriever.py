@@ -4,30 +4,15 @@ its own retriever; the report records which one it measured (real worker, fake R
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ragtasks_core.settings import Settings
-from ragtasks_gateway.app import create_app
 from tests.integration.evaluator.fake_retriever import FakeRetriever
 from tests.integration.evaluator.helpers import LEE, load_kb, wait_evaluation
 from tests.integration.helpers import auth
-
-
-@pytest.fixture
-def api(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def fake_retriever() -> Iterator[FakeRetriever]:
-    fake = FakeRetriever(LEE).start()
-    yield fake
-    fake.stop()
 
 
 def _start(api: TestClient, kb_id: str, **extra: Any) -> str:
@@ -95,13 +80,13 @@ def test_a_bad_retriever_spec_is_a_clear_422(api: TestClient, body: dict[str, An
     assert bad.status_code in (404, 422), bad.text  # the KB does not exist either way
 
 
-def test_an_http_retriever_without_any_url_is_refused(make_settings: Any) -> None:
-    with TestClient(create_app(make_settings(retriever="bm25"))) as client:
-        load_kb(client, "no-url", LEE[:3])
-        r = client.post(
-            "/v1/evaluations",
-            json={"kb_id": "no-url", "sample_size": 2, "retriever": {"kind": "http"}},
-            headers=auth(),
-        )
-        assert r.status_code == 422 and "url" in r.text, r.text
-        assert client.put("/v1/kbs/no-url", json={"retriever": {"kind": "http"}}, headers=auth()).status_code == 422
+def test_an_http_retriever_without_any_url_is_refused(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(retriever="bm25")
+    load_kb(client, "no-url", LEE[:3])
+    r = client.post(
+        "/v1/evaluations",
+        json={"kb_id": "no-url", "sample_size": 2, "retriever": {"kind": "http"}},
+        headers=auth(),
+    )
+    assert r.status_code == 422 and "url" in r.text, r.text
+    assert client.put("/v1/kbs/no-url", json={"retriever": {"kind": "http"}}, headers=auth()).status_code == 422

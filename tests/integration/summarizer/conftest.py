@@ -1,4 +1,8 @@
-"""Helpers for the summarizer's reliability tests: a routed fake LLM, seeded sessions, settings."""
+"""Helpers for the summarizer's reliability tests: a routed fake LLM, seeded sessions, settings.
+
+``seed_session`` lives in ``tests/support/sessions.py`` (the benchmarks seed with it too); the tests
+import it from here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,10 +19,9 @@ from fastapi.testclient import TestClient
 
 from ragtasks_core.contract import TaskName
 from ragtasks_core.settings import Settings
-from ragtasks_core.tokens import count_message_tokens
-from ragtasks_gateway.app import create_app
 from tests.support.fake_openai import FakeOpenAI, Reply, Request
 from tests.support.procs import Proc, wait_until
+from tests.support.sessions import seed_session as seed_session  # re-exported: the tests import it from here
 
 MARKER_RE = re.compile(r"\[\[([A-Za-z0-9_-]+)\]\]")
 
@@ -89,46 +91,6 @@ def settings_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], 
     return build
 
 
-def seed_session(db: Any, session_id: str, contents: list[str], *, pending_task_id: str | None = None) -> None:
-    """Write a session as the gateway does: one document per message, tokens counted with BPE.
-
-    ``pending_task_id``: the session's pending-summary slot is held by that task, as after the
-    gateway claimed it and published the task.
-    """
-    now = datetime.now(UTC)
-    docs: list[dict[str, Any]] = []
-    for i, content in enumerate(contents, start=1):
-        role = "user" if i % 2 else "assistant"
-        docs.append(
-            {
-                "session_id": session_id,
-                "seq": i,
-                "role": role,
-                "content": content,
-                "tokens": count_message_tokens(role, content),
-                "created_at": now,
-            }
-        )
-    if docs:
-        db.messages.insert_many(docs)
-    db.sessions.insert_one(
-        {
-            "_id": session_id,
-            "last_seq": len(docs),
-            "tokens_since_summary": sum(d["tokens"] for d in docs),
-            "summary": None,
-            "summary_upto_seq": 0,
-            "summary_pending": (
-                {"task_id": pending_task_id, "reason": "manual", "requested_at": now, "published": True}
-                if pending_task_id
-                else None
-            ),
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
-
-
 def publish_summary(celery_app: Any, session_id: str, task_id: str) -> None:
     celery_app.send_task(
         TaskName.SUMMARIZE_SESSION.value, kwargs={"v": 1, "session_id": session_id, "reason": "manual"}, task_id=task_id
@@ -136,19 +98,10 @@ def publish_summary(celery_app: Any, session_id: str, task_id: str) -> None:
 
 
 @pytest.fixture
-def api() -> Iterator[Callable[[Settings], TestClient]]:
-    """In-process gateways (TestClient) on given settings: ``GET /v1/tasks/{id}`` and appends."""
-    clients: list[TestClient] = []
-
-    def make(settings: Settings) -> TestClient:
-        client = TestClient(create_app(settings))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+def api(client_for: Callable[[Settings], TestClient]) -> Callable[[Settings], TestClient]:
+    """In-process gateways on given settings (``GET /v1/tasks/{id}`` and appends): the shared
+    ``client_for``, under the name these tests use."""
+    return client_for
 
 
 @dataclass
