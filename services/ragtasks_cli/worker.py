@@ -47,6 +47,16 @@ def counts_tokens(queue: Queue, settings: Settings) -> bool:
     return queue is Queue.SUMMARIZER or (queue is Queue.EVALUATOR and settings.llm_base_url is not None)
 
 
+def check_retry_delays(settings: Settings) -> None:
+    """Refuse to start with a CLI message, not a traceback from inside Celery's consumer (which
+    makes the same check for workers started some other way)."""
+    from ragtasks_core.consumer import retry_delay_problem
+
+    problem = retry_delay_problem(settings)
+    if problem is not None:
+        raise SystemExit(f"ragtasks worker: {problem}")
+
+
 def run(args: argparse.Namespace) -> None:
     from ragtasks_core import tokens
     from ragtasks_core.failure_alerts import install_failure_alerts
@@ -58,6 +68,7 @@ def run(args: argparse.Namespace) -> None:
     queue = Queue(args.name)
     if queue is Queue.ALERTER:
         check_routes_file(settings)
+    check_retry_delays(settings)
     prefork = (args.pool or settings.worker_pool) == "prefork"
     if prefork:
         ensure_multiproc_dir()

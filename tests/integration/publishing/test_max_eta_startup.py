@@ -21,3 +21,5 @@ def test_a_worker_with_a_backoff_beyond_the_eta_limit_refuses_to_start(
     log = str(refused.value)
     assert "RAGTASKS_LLM_BACKOFF_MAX_SECONDS=600" in log and "RAGTASKS_ALERT_RETRY_MAX_SECONDS=300" in log
     assert "exceed RAGTASKS_MAX_ETA_SECONDS=120" in log
+    # A one-line refusal from the command, before Celery starts: no traceback to read through.
+    assert "ragtasks worker: RAGTASKS_LLM_BACKOFF_MAX_SECONDS=600" in log and "Traceback" not in log
