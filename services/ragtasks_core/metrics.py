@@ -134,8 +134,8 @@ def init_llm_series(model: str) -> None:
     SUMMARY_FOLD_STEPS.labels(model)
 
 
-def init_session_series() -> None:
-    for reason in SESSION_DELETE_REASONS:
+def init_session_series(reasons: tuple[str, ...] = SESSION_DELETE_REASONS) -> None:
+    for reason in reasons:
         SESSIONS_DELETED.labels(reason)
 
 

@@ -38,6 +38,9 @@ def build_worker_app(settings: Settings, queue: Queue, *, task_modules: Sequence
     for module in task_modules:
         importlib.import_module(module)
     metrics.init_task_series(metrics.tasks_of(queue))
+    # Beat's retention run lands on whichever worker takes it from ``maintenance``: every worker
+    # exports the series at zero, so a deletion rate reads 0 rather than "no data".
+    metrics.init_session_series(("retention",))
     if settings.llm_base_url and queue in LLM_QUEUES:
         # The LLM client is built lazily in each child; its series should exist before the first call.
         metrics.init_llm_series(settings.llm_model)
