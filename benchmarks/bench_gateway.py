@@ -1,9 +1,12 @@
-"""Gateway append throughput beside two bare-FastAPI baselines, measured in the same run.
+"""Gateway append throughput beside three bare-FastAPI baselines, measured in the same run.
 
 - ``ragtasks gateway``: ``POST /v1/sessions/{id}/messages`` (auth, validation, BPE token count,
-  one ``find_one_and_update`` to reserve sequence numbers, one ``insert_many``), served by uvicorn.
+  one ``find_one_and_update`` to reserve sequence numbers, one ``insert``), served by uvicorn.
 - baseline "insert": a minimal FastAPI app with one POST endpoint doing one ``insert_one`` through
   the same ``AsyncMongoClient``, served by uvicorn in a subprocess.
+- baseline "two_writes": the same minimal app doing the append's two round trips and nothing else
+  (the reserving ``find_one_and_update`` upsert, then the message's ``insert_one``): the floor of
+  an append with two round trips; ``cpu_ratio_two_writes`` is its CPU per request / the insert app's.
 - baseline "send_task": the same minimal app, whose endpoint publishes a no-op task with
   ``send_task`` (off the event loop, as the gateway does) on a Celery app built by ragtasks'
   own ``create_celery`` -- the same settings, publisher confirms included. Nobody consumes it.
@@ -38,7 +41,11 @@ from benchmarks.common import LOG_DIR, Stack, cpu_seconds, mongo_pid, percentile
 
 BODY = {"messages": [{"role": "user", "content": "我想退货，耳机左边有杂音。The left earbud crackles at high volume."}]}
 UVICORN_ARGS = ["-m", "uvicorn", "--factory", "--no-access-log"]
-BASELINES = {"insert": "benchmarks.bench_gateway:baseline_app", "send_task": "benchmarks.bench_gateway:send_task_app"}
+BASELINES = {
+    "insert": "benchmarks.bench_gateway:baseline_app",
+    "two_writes": "benchmarks.bench_gateway:two_writes_app",
+    "send_task": "benchmarks.bench_gateway:send_task_app",
+}
 NOOP_TASK = "bench.noop"
 HEADERS = {"Authorization": "Bearer bench-key-0123456789"}
 
@@ -56,6 +63,32 @@ def baseline_app() -> Any:
     async def append(session_id: str, body: dict[str, Any]) -> dict[str, str]:
         await collection.insert_one({"session_id": session_id, **body})
         return {"session_id": session_id}
+
+    return app
+
+
+def two_writes_app() -> Any:
+    """The floor of an append: the bare app with the gateway's two round trips and no other work."""
+    from datetime import UTC, datetime
+
+    from fastapi import FastAPI
+    from pymongo import AsyncMongoClient, ReturnDocument
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(os.environ["BENCH_MONGODB_URL"], tz_aware=True)
+    db = client[os.environ["BENCH_MONGODB_DB"]]
+    sessions, messages = db["baseline_sessions"], db["baseline_messages"]
+    app = FastAPI()
+
+    @app.post("/v1/sessions/{session_id}/messages")
+    async def append(session_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        reserve = {"$inc": {"last_seq": 1}, "$set": {"updated_at": now}}
+        doc = await sessions.find_one_and_update(
+            {"_id": session_id}, reserve, {"_id": 0, "last_seq": 1}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        assert doc is not None
+        await messages.insert_one({"session_id": session_id, "seq": doc["last_seq"], **body["messages"][0]})
+        return {"session_id": session_id, "last_seq": doc["last_seq"]}
 
     return app
 
@@ -134,16 +167,21 @@ def measure(s: Stack, clients: int, total: int) -> dict[str, object]:
         _purge_noop_tasks(s.vhost.broker_url)
     ours = results["gateway"]["requests_per_second"]
     bare_cpu = results["insert"]["server_cpu_ms_per_request"]
+    floor_cpu = results["two_writes"]["server_cpu_ms_per_request"]
     return {
         "benchmark": "gateway_append",
         "clients": clients,
         "requests": total,
         "gateway": results["gateway"],
         "baseline_fastapi_insert": results["insert"],
+        "baseline_fastapi_two_writes": results["two_writes"],
         "baseline_fastapi_send_task": results["send_task"],
         "throughput_ratio": round(ours / results["insert"]["requests_per_second"], 3),
         "throughput_ratio_vs_send_task": round(ours / results["send_task"]["requests_per_second"], 3),
         "cpu_ratio": round(results["gateway"]["server_cpu_ms_per_request"] / bare_cpu, 3) if bare_cpu else None,
+        # What two round trips cost on their own, against one insert: the best cpu_ratio possible
+        # with two round trips per append.
+        "cpu_ratio_two_writes": round(floor_cpu / bare_cpu, 3) if bare_cpu else None,
         "publish": publish,
     }
 

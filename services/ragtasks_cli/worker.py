@@ -57,6 +57,17 @@ def check_retry_delays(settings: Settings) -> None:
         raise SystemExit(f"ragtasks worker: {problem}")
 
 
+def check_summary_prompt(settings: Settings) -> None:
+    """Every summary reads RAGTASKS_SUMMARY_PROMPT_FILE: a missing, empty or oversized file would
+    fail each one, so the summarizer refuses to start instead, saying which file and why."""
+    from ragtasks_summarizer.policy import load_instruction
+
+    try:
+        load_instruction(settings.summary_prompt_file)
+    except ValueError as exc:
+        raise SystemExit(f"ragtasks worker: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> None:
     from ragtasks_core import tokens
     from ragtasks_core.failure_alerts import install_failure_alerts
@@ -69,6 +80,8 @@ def run(args: argparse.Namespace) -> None:
     if queue is Queue.ALERTER:
         check_routes_file(settings)
     check_retry_delays(settings)
+    if queue is Queue.SUMMARIZER:
+        check_summary_prompt(settings)
     prefork = (args.pool or settings.worker_pool) == "prefork"
     if prefork:
         ensure_multiproc_dir()

@@ -24,6 +24,7 @@ from .publisher import Publisher
 from .query_sampler import QuerySampler
 from .readiness import Readiness
 from .routes import ROUTERS
+from .stores import sessions
 
 log = logging.getLogger(__name__)
 INDEX_TIMEOUT_SECONDS = 5.0
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = mongo.async_client(settings)
         app.state.db = client[settings.mongodb_db]
+        app.state.collections = sessions.Collections.of(app.state.db)
         app.state.readiness = Readiness(settings, app.state.db)
         app.state.query_sampler = QuerySampler(app.state.db, settings.event_queries_max_per_kb)
         # Loading the tokenizer's ranks takes seconds of GIL-holding CPU: before serving, not

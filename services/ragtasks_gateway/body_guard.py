@@ -63,7 +63,10 @@ class _LimitedReceive:
         if self._done:  # the body is in: later calls only wait for a disconnect, untimed
             return await self._receive()
         try:
-            message = await asyncio.wait_for(self._receive(), max(self._deadline - time.monotonic(), 0.0))
+            # ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` wraps the receive
+            # in a task of its own, CPU on every request for a deadline that almost never fires.
+            async with asyncio.timeout(max(self._deadline - time.monotonic(), 0.0)):
+                message = await self._receive()
         except TimeoutError:
             detail = (
                 f"the request body did not arrive within {self._timeout:g} s (RAGTASKS_REQUEST_BODY_TIMEOUT_SECONDS)"

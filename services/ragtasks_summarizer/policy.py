@@ -79,7 +79,8 @@ def load_instruction(path: str | None) -> str:
     """The instruction (system prompt) of every summary: the file's text, or the built-in one.
 
     Raises ``ValueError`` with a readable reason for a file that is missing, unreadable, not
-    UTF-8, empty or too long -- at worker start-up, not at the first summary.
+    UTF-8, empty or too long; ``ragtasks worker summarizer`` calls it before it starts, so a bad
+    file stops the worker rather than failing every summary.
     """
     if not path:
         return SYSTEM_PROMPT

@@ -47,6 +47,10 @@ INDEXES: tuple[Index, ...] = (
 # What a summarize task reads of the session: the watermark and previous summary, and what the
 # threshold rule needs (so one read, or the commit's own reply, says whether to fold on).
 SUMMARY_STATE = {"summary": 1, "summary_upto_seq": 1, "tokens_since_summary": 1, "last_seq": 1}
+# What an append reads back from its reservation: the new range's end and what the threshold rule
+# (``past_threshold``) looks at. Not the summary's text: up to a prompt's worth of bytes the server
+# would send and the driver decode on every append, for nothing (issue 17).
+APPEND_STATE = {"_id": 0, "last_seq": 1, "tokens_since_summary": 1, "summary_upto_seq": 1, "summary_pending": 1}
 
 
 def by_id(session_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from ragtasks_core import metrics
 from ragtasks_core.contract import ID_PATTERN
 
 from .. import limits, ownership, summary_requests
-from ..deps import CallerDep, DbDep, PublisherDep, SettingsDep, require_api_key
+from ..deps import CallerDep, ContextDep, DbDep, PublisherDep, SettingsDep, require_api_key
 from ..models.sessions import (
     AppendMessages,
     AppendResult,
@@ -47,15 +47,9 @@ async def _visible_session(db: DbDep, session_id: str, caller: CallerDep) -> dic
 
 
 @router.post("/{session_id}/messages", response_model=AppendResult)
-async def append_messages(
-    session_id: SessionId,
-    body: AppendMessages,
-    db: DbDep,
-    publisher: PublisherDep,
-    settings: SettingsDep,
-    caller: CallerDep,
-) -> AppendResult:
+async def append_messages(session_id: SessionId, body: AppendMessages, ctx: ContextDep) -> AppendResult:
     """Append messages; a new session id is created by, and then belongs to, this key."""
+    settings = ctx.settings
     if len(body.messages) > settings.max_messages_per_request:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
@@ -71,19 +65,19 @@ async def append_messages(
     limits.require_total("the messages", sum(len(m.content) for m in body.messages), limits.message_chars(settings))
     try:
         appended = await sessions.append(
-            db,
+            ctx.collections,
             session_id,
             body.messages,
             trigger_tokens=settings.summary_trigger_tokens,
             trigger_messages=settings.summary_trigger_messages,
-            caller=caller,
+            caller=ctx.caller,
         )
     except ownership.NotYours:
         raise _not_found(session_id) from None
     requested = None
     if appended.past_threshold:
         # Published or not, the pending record stands: the append itself has succeeded.
-        requested = await summary_requests.request(db, publisher, session_id, "threshold")
+        requested = await summary_requests.request(ctx.db, ctx.publisher, session_id, "threshold")
     return AppendResult(
         session_id=session_id,
         last_seq=appended.last_seq,

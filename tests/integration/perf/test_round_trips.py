@@ -94,11 +94,12 @@ def _append(settings: Settings, session_id: str, contents: list[str], trigger_to
         )
         try:
             db = client[settings.mongodb_db]
+            collections = sessions.Collections.of(db)  # what the app's lifespan makes
             warm = [ChatMessage(role="user", content="warm-up")]  # pool connection, first-call set-up
-            await sessions.append(db, f"warm-{uuid.uuid4().hex}", warm, trigger_tokens=10**9)
+            await sessions.append(collections, f"warm-{uuid.uuid4().hex}", warm, trigger_tokens=10**9)
             listener.names.clear()
             messages = [ChatMessage(role="user", content=c) for c in contents]
-            appended = await sessions.append(db, session_id, messages, trigger_tokens=trigger_tokens)
+            appended = await sessions.append(collections, session_id, messages, trigger_tokens=trigger_tokens)
             if appended.past_threshold:
                 await sessions.claim_pending(db, session_id, reason="threshold")
             return list(listener.names)

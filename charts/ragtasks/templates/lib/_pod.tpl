@@ -74,6 +74,22 @@ volumes:
 {{- end -}}
 
 {{/*
+A file of the component's own ConfigMap `<fullname>-<volume>`, mounted read-only at `dir`, its path
+(`dir`/`file`) in the variable `env`, and a `checksum/<volume>` annotation of its `content`, so that
+a changed file rolls the pods (a mounted file changes under a running process otherwise, or not at
+all). Sets the context's "podExtraAnnotations", "extraVolumes", "extraVolumeMounts" and
+"extraEnvVars"; renders nothing. Call with (dict "ctx" $ctx "volume" "alerter-routes" "dir"
+"/etc/ragtasks/alerter" "file" "routes.yaml" "env" "RAGTASKS_ALERT_ROUTES_FILE" "content" $text).
+*/}}
+{{- define "ragtasks.lib.configMapFile" -}}
+{{- $ctx := .ctx }}
+{{- $_ := set $ctx "podExtraAnnotations" (dict (printf "checksum/%s" .volume) (.content | sha256sum)) }}
+{{- $_ = set $ctx "extraVolumes" (list (dict "name" .volume "configMap" (dict "name" (printf "%s-%s" (include "ragtasks.fullname" $ctx.root) .volume)))) }}
+{{- $_ = set $ctx "extraVolumeMounts" (list (dict "name" .volume "mountPath" .dir "readOnly" true)) }}
+{{- $_ = set $ctx "extraEnvVars" (list (dict "name" .env "value" (printf "%s/%s" .dir .file))) }}
+{{- end -}}
+
+{{/*
 Container fields every component shares. Call with the component context, plus "queueMetrics"
 true for the components that read RabbitMQ's management API (gateway, Flower), and
 "extraEnvVars" / "extraVolumeMounts" (lists) for a component's own variables and mounts.
