@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 from tests.support import procs
 
-from benchmarks.common import LOG_DIR, Stack, cpu_seconds, mongo_pid, percentile, spawn, stack
+from benchmarks.common import LOG_DIR, Stack, mongo_pid, percentile, spawn, stack, with_cpu
 
 BODY = {"messages": [{"role": "user", "content": "我想退货，耳机左边有杂音。The left earbud crackles at high volume."}]}
 UVICORN_ARGS = ["-m", "uvicorn", "--factory", "--no-access-log"]
@@ -188,16 +188,10 @@ def measure(s: Stack, clients: int, total: int) -> dict[str, object]:
 
 def _with_cpu(url: str, clients: int, total: int, server: int, mongo: int | None) -> dict[str, float]:
     """The load's numbers plus the CPU the server (and the Mongo server) spent on it."""
-    server_before = cpu_seconds(server)
-    mongo_before = cpu_seconds(mongo) if mongo else 0.0
-    numbers = asyncio.run(load(url, clients, total))
-    server_ms = (cpu_seconds(server) - server_before) * 1000 / total
-    numbers["server_cpu_ms_per_request"] = round(server_ms, 3)
-    if mongo:
-        mongo_ms = (cpu_seconds(mongo) - mongo_before) * 1000 / total
-        numbers["mongo_cpu_ms_per_request"] = round(mongo_ms, 3)
-        numbers["mongo_cpu_share"] = round(mongo_ms / (mongo_ms + server_ms), 3) if mongo_ms + server_ms else 0.0
-    return numbers
+    numbers, cpu = with_cpu(
+        lambda: asyncio.run(load(url, clients, total)), total, server, mongo, role="server", per="request"
+    )
+    return {**numbers, **cpu}
 
 
 def measure_publish(s: Stack, count: int) -> dict[str, object]:
@@ -229,13 +223,9 @@ def measure_publish(s: Stack, count: int) -> dict[str, object]:
     connection = pika.BlockingConnection(pika.URLParameters(s.vhost.broker_url))
     channel = connection.channel()
     channel.confirm_delivery()
-    body = json.dumps([[], {"v": 1}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}])
-    props = pika.BasicProperties(
-        content_type="application/json", content_encoding="utf-8", delivery_mode=2, headers={"task": "x", "id": "x"}
-    )
     timings = {"gateway_publish_sync": 0.0, "pika_confirmed": 0.0}
     try:
-        _warm_up(publisher, TaskName.SUMMARIZER_PING, Ping())
+        body, props = _celery_message(publisher, TaskName.SUMMARIZER_PING, Ping())
         channel.basic_publish("ragtasks", "summarizer", body, props)
         for _ in range(2):
             started = time.perf_counter()
@@ -256,6 +246,41 @@ def measure_publish(s: Stack, count: int) -> dict[str, object]:
         "pika_confirmed_per_second": rates["pika_confirmed"],
         "ratio": round(rates["gateway_publish_sync"] / rates["pika_confirmed"], 3),
     }
+
+
+def _celery_message(publisher: Any, task: Any, payload: Any) -> tuple[bytes, Any]:
+    """Publish once (opening the connection) and return that message's body and properties, its
+    headers included (task, id, argsrepr, the trace and publish stamps...), for pika to send as is."""
+    import pika
+    from celery.signals import before_task_publish
+
+    seen: dict[str, Any] = {}
+
+    def capture(body: Any = None, headers: Any = None, properties: Any = None, **_: Any) -> None:
+        seen.update(body=body, headers=dict(headers or {}), properties=dict(properties or {}))
+
+    before_task_publish.connect(capture, weak=False)
+    try:
+        _warm_up(publisher, task, payload)
+    finally:
+        before_task_publish.disconnect(capture)
+    extra = {k: seen["properties"].get(k) for k in ("correlation_id", "reply_to", "priority")}
+    headers = _pika_table(seen["headers"])
+    props = pika.BasicProperties(
+        content_type="application/json", content_encoding="utf-8", delivery_mode=2, headers=headers, **extra
+    )
+    return json.dumps(seen["body"]).encode(), props
+
+
+def _pika_table(value: Any) -> Any:
+    """pika's field tables have no float (py-amqp sends a double): its text instead."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _pika_table(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_pika_table(v) for v in value]
+    return value
 
 
 def _warm_up(publisher: Any, task: Any, payload: Any) -> None:

@@ -23,7 +23,7 @@ from celery import Celery, signals
 from kombu import Connection, Exchange
 from kombu import Queue as KombuQueue
 
-from . import redis_client
+from . import redis_client, result_backends
 from .contract import MAINTENANCE_QUEUE, TASK_ROUTES, Queue
 from .settings import Settings
 
@@ -74,10 +74,17 @@ def dead_letter_queues() -> list[KombuQueue]:
     ]
 
 
-def create_celery(settings: Settings, *, main: str = "ragtasks") -> Celery:
-    """Build the Celery app shared by the gateway (publisher) and every worker."""
+def create_celery(settings: Settings, *, main: str = "ragtasks", waits_on_results: bool = True) -> Celery:
+    """Build the Celery app shared by the gateway (publisher) and every worker.
+
+    ``waits_on_results=False`` (the gateway, beat): a process that never calls ``AsyncResult.get()``
+    does not subscribe to each published task's result channel (:mod:`.result_backends`).
+    """
     backend = redis_client.celery_result_backend(settings)  # Sentinel: sentinel:// + master_name
-    app = Celery(main, broker=settings.broker_url, backend=backend.pop("result_backend"), set_as_current=True)
+    url = backend.pop("result_backend")
+    if not waits_on_results:
+        url = result_backends.publisher_backend_url(url)
+    app = Celery(main, broker=settings.broker_url, backend=url, set_as_current=True)
     app.conf.update(
         **backend,
         task_serializer="json",

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
-    app.state.celery = create_celery(settings)
+    app.state.celery = create_celery(settings, waits_on_results=False)  # reads states by id only
     app.state.publisher = Publisher(app.state.celery, timeout=settings.publish_timeout_seconds)
     metrics.set_build_info()
     metrics.init_publish_series(t.value for t in TaskName)

@@ -96,7 +96,7 @@ def run_beat(settings: Settings, *, schedule_file: str | None = None, loglevel: 
     lock.acquire()
     lock.keep_alive(lambda: os.kill(os.getpid(), signal.SIGTERM))
     try:
-        app = create_celery(settings)
+        app = create_celery(settings, waits_on_results=False)  # beat publishes, never waits
         app.conf.beat_schedule = beat_schedule(settings)
         app.conf.beat_scheduler = "ragtasks_scheduler.outbox_scheduler:OutboxScheduler"  # runs survive outages
         # Beat's state file needs a writable place; the container's root filesystem is read-only.

@@ -91,6 +91,14 @@ def test_each_way_of_naming_sentinel_reaches_the_master(nodes: Nodes) -> None:
             await client.aclose()
 
     assert asyncio.run(ping())
+    # The gateway's and beat's app (no result subscriptions) reaches the results through Sentinel too.
+    publisher = create_celery(forms[4], waits_on_results=False)
+    try:
+        assert type(publisher.backend).__name__ == "PublisherSentinelBackend"
+        publisher.backend.store_result("via-publisher", {"n": 1}, "SUCCESS")
+        assert publisher.AsyncResult("via-publisher").result == {"n": 1}
+    finally:
+        publisher.close()
     with pytest.raises(ValueError, match="RAGTASKS_REDIS_SENTINEL_MASTER"):
         redis_client.sync_client(settings_for(result_backend=f"sentinel://127.0.0.1:{port}/0"))
 
