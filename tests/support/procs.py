@@ -1,4 +1,4 @@
-"""Start real ragtasks processes (workers, gateway, beat) for integration tests."""
+"""Start real ragtasks processes (workers, gateway, beat, Flower) for integration tests."""
 
 from __future__ import annotations
 
@@ -193,17 +193,22 @@ def start_gateway(env: Mapping[str, str], log_dir: Path, *, ready_timeout: float
     port = free_port()
     proc = _spawn("gateway", ["gateway", "--host", "127.0.0.1", "--port", str(port)], env, log_dir, multiproc=False)
     proc.port = port
+    _wait_answering(proc, "gateway", "/healthz", ready_timeout)
+    return proc
+
+
+def _wait_answering(proc: Proc, name: str, path: str, timeout: float) -> None:
+    """Until ``proc`` answers 200 on ``path`` of its port; its log's end if it exits first."""
 
     def ready() -> bool:
         if not proc.alive():
-            raise RuntimeError(f"gateway exited:\n{proc.log_text()[-4000:]}")
+            raise RuntimeError(f"{name} exited:\n{proc.log_text()[-4000:]}")
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+            return httpx.get(f"http://127.0.0.1:{proc.port}{path}", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
-    wait_until(ready, ready_timeout, 0.2, "gateway to be ready")
-    return proc
+    wait_until(ready, timeout, 0.2, f"{name} to be ready")
 
 
 def start_beat(env: Mapping[str, str], log_dir: Path, *, extra_args: list[str] | None = None) -> Proc:
@@ -212,6 +217,18 @@ def start_beat(env: Mapping[str, str], log_dir: Path, *, extra_args: list[str] |
     argv = ["beat", "--metrics-port", str(port), "--schedule-file", str(schedule), *(extra_args or [])]
     proc = _spawn("beat", argv, env, log_dir, multiproc=False)
     proc.port = port
+    return proc
+
+
+def start_flower(env: Mapping[str, str], log_dir: Path, *, ready_timeout: float = 60) -> Proc:
+    """``ragtasks flower`` as users run it; ready when it answers the chart's probe path.
+
+    Flower's own options (``FLOWER_UNAUTHENTICATED_API``, ``FLOWER_BASIC_AUTH``, ...) go in ``env``:
+    the command takes only its port and address."""
+    port = free_port()
+    proc = _spawn("flower", ["flower", "--port", str(port), "--address", "127.0.0.1"], env, log_dir, multiproc=False)
+    proc.port = port
+    _wait_answering(proc, "flower", "/healthcheck", ready_timeout)
     return proc
 
 

@@ -29,10 +29,10 @@ def _failing_llm(
     """Worker environment and gateway settings with an LLM that answers 400 three times (a
     permanent error: no retry, the task fails for good) and alerts going to the robot."""
     fake_llm.push(*[Reply(status=400)] * 3)
+    # Unprefixed: the keys serve both the environment and make_settings.
+    llm = {key.removeprefix("RAGTASKS_"): value for key, value in fake_llm.env().items()}
     overrides = {
-        "LLM_BASE_URL": fake_llm.base_url,
-        "LLM_API_KEY": "sk-test",
-        "LLM_RATE_LIMIT": "100/s",
+        **llm,
         "WECOM_WEBHOOK_URL": wecom.url(),
         **tuning,
     }

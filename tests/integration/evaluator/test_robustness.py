@@ -90,9 +90,7 @@ def test_progress_is_visible_while_a_slow_llm_writes_questions(
 ) -> None:
     env = {
         **worker_env,
-        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
+        **fake_llm.env(),
         "RAGTASKS_EVAL_QUESTIONS_PER_LLM_CALL": "1",
         "RAGTASKS_EVAL_BATCH_SIZE": "2",
     }

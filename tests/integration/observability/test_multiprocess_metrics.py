@@ -83,10 +83,8 @@ def test_a_killed_child_does_not_stay_in_progress(
     fake_llm.push(Reply(hang_seconds=30))  # the first call hangs; the redelivered one answers
     env = {
         **worker_env,
-        "RAGTASKS_LLM_BASE_URL": fake_llm.base_url,
-        "RAGTASKS_LLM_API_KEY": "sk-test",
+        **fake_llm.env(),
         "RAGTASKS_LLM_TIMEOUT_SECONDS": "60",
-        "RAGTASKS_LLM_RATE_LIMIT": "100/s",
         "RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES": "0",
     }
     worker, gateway = start_together(lambda: start_worker("summarizer", env, concurrency=2), lambda: start_gateway(env))
