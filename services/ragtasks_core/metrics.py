@@ -192,6 +192,23 @@ RETRIEVAL_EMPTY_RATIO = Gauge(
     ["kb"],
     multiprocess_mode="mostrecent",
 )
+# The review list (ragtasks_gateway.query_sampler): queries, not requests. recorded, dropped and
+# failed count a request's distinct queries, as the list counts them; busy counts its queries as
+# reported, since normalising them is the work it skips. Sampling turned off (the bound at 0) is
+# a setting, not an event: not counted. Two requests racing for a KB's last places: the one that
+# trims the excess counts it dropped (stores.event_queries), so the totals hold, not whose it was.
+EVENT_QUERY_OUTCOMES = ("recorded", "dropped", "busy", "failed")
+EVENT_QUERIES_SAMPLED = Counter(
+    "ragtasks_event_queries_sampled_total",
+    "Retrieval events' queries for the review list: recorded, dropped (the KB's list is full), "
+    "busy (not sampled: too many writes in flight), failed (the write raised).",
+    ["outcome"],
+)
+
+
+def init_event_query_series() -> None:
+    for outcome in EVENT_QUERY_OUTCOMES:
+        EVENT_QUERIES_SAMPLED.labels(outcome)
 
 
 def init_alert_series() -> None:

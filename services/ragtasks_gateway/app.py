@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.set_build_info()
     metrics.init_publish_series(t.value for t in TaskName)
     metrics.init_session_series()  # DELETE /v1/sessions/{id} counts reason="request"
+    metrics.init_event_query_series()  # the review list's sampling (query_sampler)
     app.state.metrics_registry = metrics.registry_for_scrape()
     app.state.queue_registry = CollectorRegistry()
     app.state.queue_registry.register(QueueCollector(settings))

@@ -5,8 +5,9 @@ the Redis window, never for the review list. Each request's queries are handed t
 own (one read, one count, one unordered bulk write: ``stores.event_queries``) and the request
 answers at once. At most :data:`MAX_IN_FLIGHT` such tasks run per gateway process: beyond that a
 request's queries are not sampled (logged), so a slow Mongo server cannot pile up work; a failure
-is logged and never reaches the events request. The app drains the tasks when it stops
-(cancelling what is still running after the drain).
+is logged and never reaches the events request. What became of the queries is counted
+(``ragtasks_event_queries_sampled_total``: recorded, dropped, busy, failed). The app drains the
+tasks when it stops (cancelling what is still running after the drain).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from ragtasks_core import metrics
 from ragtasks_core.documents import queries
 
 from .stores import event_queries
@@ -43,6 +45,7 @@ class QuerySampler:
             return False
         if len(self._tasks) >= self.max_in_flight:
             log.warning("review list busy (%d writes in flight): %d queries not sampled", len(self._tasks), len(events))
+            _count("busy", len(events))
             return False
         task = asyncio.create_task(self._record(events))
         self._tasks.add(task)  # a reference, so the task is not garbage-collected mid-way
@@ -50,13 +53,18 @@ class QuerySampler:
         return True
 
     async def _record(self, events: list[tuple[str, str, bool]]) -> None:
+        sampled: list[queries.Sampled] | None = None
         try:
             # Normalising up to 1,000 queries of up to 4,000 characters: off the event loop.
             sampled = await asyncio.to_thread(queries.sample, events)
             recorded = await event_queries.record(self.db, sampled, self.max_per_kb, datetime.now(UTC))
         except Exception as exc:  # noqa: BLE001 - best effort: the events were accepted already
             log.warning("could not sample %d retrieval queries into the review list: %r", len(events), exc)
+            # Distinct queries, as recorded ones are counted; as reported if normalising failed.
+            _count("failed", len(events) if sampled is None else len(sampled))
             return
+        _count("recorded", recorded.written)
+        _count("dropped", recorded.dropped)
         if recorded.dropped:
             log.info("review list full: %d new distinct queries dropped", recorded.dropped)
 
@@ -70,3 +78,7 @@ class QuerySampler:
         for task in tasks:
             task.cancel()  # a no-op on a finished one
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _count(outcome: str, n: int) -> None:
+    metrics.EVENT_QUERIES_SAMPLED.labels(outcome).inc(n)
