@@ -49,17 +49,19 @@ def bench_stack(mongo_server: MongoServer) -> Iterator[Stack]:
 
 def test_gateway_benchmark_runs(bench_stack: Stack) -> None:
     report = bench_gateway.measure(bench_stack, clients=2, total=20)
-    for name in ("gateway", "baseline_fastapi_insert", "baseline_fastapi_send_task"):
+    baselines = ("baseline_fastapi_insert", "baseline_fastapi_two_writes", "baseline_fastapi_one_round_trip")
+    for name in ("gateway", *baselines, "baseline_fastapi_send_task"):
         numbers = report[name]
         assert isinstance(numbers, dict), report
         assert positive(numbers["requests_per_second"]) and positive(numbers["p99_ms"]), report
         assert numbers["p50_ms"] <= numbers["p99_ms"], report
     assert positive(report["throughput_ratio"]) and positive(report["throughput_ratio_vs_send_task"]), report
-    for name in ("gateway", "baseline_fastapi_insert"):  # CPU per request, the server's and Mongo's
+    for name in ("gateway", *baselines):  # CPU per request, the server's and Mongo's
         numbers = report[name]
         assert isinstance(numbers, dict) and positive(numbers["server_cpu_ms_per_request"]), report
         assert positive(numbers["mongo_cpu_ms_per_request"]) and 0 < numbers["mongo_cpu_share"] < 1, report
-    assert positive(report["cpu_ratio"]), report
+    for ratio in ("cpu_ratio", "cpu_ratio_two_writes", "cpu_ratio_one_round_trip"):
+        assert positive(report[ratio]), report
     publish = report["publish"]
     assert isinstance(publish, dict), report
     assert positive(publish["gateway_publish_sync_per_second"]) and positive(publish["pika_confirmed_per_second"])
