@@ -116,41 +116,58 @@ def extractive_summary(previous_summary: str | None, messages: list[Message], *,
     """Offline summarizer: keep the highest-scoring sentences (term frequency), in order.
 
     No network and no model: it lets the whole system run, and be tested, without an LLM.
+    The previous summary keeps up to half of ``max_tokens``, from its first line on: scored
+    against the new messages' words, its lines lose to whatever the conversation turned to, and
+    what it established first (the problem, an order number, the request) would be gone after
+    one fold. So a rolling summary rolls forward; the old part shrinks by at most half per fold,
+    keeping the conversation's opening longest.
     """
     sentences = _unique_sentences(previous_summary, messages)
     if not sentences:
         return previous_summary or ""
     # The analyzer's words (Chinese segmented, stopwords dropped), not the role prefix.
-    terms = [tokenize(content) for _, content in sentences]
+    terms = [tokenize(content) for _, content, _ in sentences]
     freq = Counter(t for sentence_terms in terms for t in sentence_terms)
+    # A word with a digit (an order number, a model, an amount, a date) is said once and matters
+    # most: it weighs as much as the most frequent word, or frequency alone would drop it first.
+    top = max(freq.values(), default=0)
+    weight = {t: top if any(c.isdigit() for c in t) else n for t, n in freq.items()}
 
     def score(i: int) -> float:
-        return sum(freq[t] for t in terms[i]) / (len(terms[i]) ** 0.5) if terms[i] else 0.0
+        return sum(weight[t] for t in terms[i]) / (len(terms[i]) ** 0.5) if terms[i] else 0.0
 
     ranked = sorted(range(len(sentences)), key=score, reverse=True)
-    chosen: list[int] = []
-    budget = max_tokens
-    for i in ranked:
-        cost = count_tokens(sentences[i][0]) + 1
-        if cost <= budget:
-            chosen.append(i)
-            budget -= cost
+    costs = [count_tokens(line) + 1 for line, _, _ in sentences]
+    carried = _fill([i for i, sentence in enumerate(sentences) if sentence[2]], costs, max_tokens // 2)
+    left, taken = max_tokens - sum(costs[i] for i in carried), set(carried)
+    chosen = carried + _fill([i for i in ranked if i not in taken], costs, left)
     if not chosen:  # one very long sentence: keep its beginning
         return _truncate(sentences[ranked[0]][0], max_tokens)
     return "\n".join(sentences[i][0] for i in sorted(chosen))
 
 
-def _unique_sentences(previous_summary: str | None, messages: list[Message]) -> list[tuple[str, str]]:
-    """(summary line, its content) of every sentence; one said twice is kept once, first place."""
-    candidates = [(s, _ROLE_PREFIX.sub("", s)) for s in _sentences(previous_summary or "")]
-    candidates += [(f"{m.role}: {s}", s) for m in messages for s in _sentences(m.content)]
+def _fill(candidates: list[int], costs: list[int], budget: int) -> list[int]:
+    """The candidates, best first, that fit in ``budget`` (a long one skipped, shorter ones still taken)."""
+    chosen = []
+    for i in candidates:
+        if costs[i] <= budget:
+            chosen.append(i)
+            budget -= costs[i]
+    return chosen
+
+
+def _unique_sentences(previous_summary: str | None, messages: list[Message]) -> list[tuple[str, str, bool]]:
+    """(summary line, its content, from the previous summary) of every sentence; one said twice
+    is kept once, first place."""
+    candidates = [(s, _ROLE_PREFIX.sub("", s), True) for s in _sentences(previous_summary or "")]
+    candidates += [(f"{m.role}: {s}", s, False) for m in messages for s in _sentences(m.content)]
     seen: set[str] = set()
-    sentences: list[tuple[str, str]] = []
-    for line, content in candidates:
+    sentences: list[tuple[str, str, bool]] = []
+    for line, content, previous in candidates:
         key = _dedupe_key(line)
         if key not in seen:
             seen.add(key)
-            sentences.append((line, content))
+            sentences.append((line, content, previous))
     return sentences
 
 

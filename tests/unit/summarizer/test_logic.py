@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ragtasks_core.tokens import count_tokens
 from ragtasks_summarizer.logic import (
     HOLE_GRACE,
     SYSTEM_PROMPT,
@@ -187,3 +188,32 @@ def test_extractive_summary_previous_summary_lines_stay_lines() -> None:
     previous = "user: 我想退货\nassistant: 请提供订单号"
     text = extractive_summary(previous, [Message(3, "user", "订单号是 A123。", 0)], max_tokens=500)
     assert text.split("\n") == ["user: 我想退货", "assistant: 请提供订单号", "user: 订单号是 A123。"]
+
+
+def test_a_rolling_summary_keeps_what_the_conversation_established_when_the_topic_changes() -> None:
+    # The first fold: the headphones, the order number, the request. The second fold's messages
+    # are all about a power bank: their words outscore the old lines, which must still survive.
+    def said(seq: int, content: str) -> Message:
+        return Message(seq, "user" if seq % 2 else "assistant", content, count_tokens(content) + 4)
+
+    first = [
+        said(1, "我买的 Sony WH-1000XM5 耳机左边有杂音。订单号 JD-88231907。音量大的时候更明显。"),
+        said(2, "抱歉给您带来不便。我想确认一下购买日期和购买渠道。"),
+        said(3, "上周三在京东自营买的。我想申请换货，不要退款。"),
+        said(4, "好的，换货申请需要您提供订单号和问题描述，我们会在24小时内处理。"),
+    ]
+    previous = extractive_summary(None, first, max_tokens=extractive_budget(None, first, 512))
+    assert "JD-88231907" in previous and "换货" in previous, previous
+    second = [
+        said(5, "另外我的 Anker 737 充电宝充不进电。充电宝的指示灯一直闪。"),
+        said(6, "充电宝型号是 A1289 吗？请用原装线给充电宝充电。"),
+        said(7, "是 A1289。充电宝换了线也充不进电。充电宝还在保修期内。"),
+        said(8, "充电宝在保修期内可以免费维修。充电宝请寄回售后中心。"),
+        said(9, "充电宝寄回要多久？充电宝的运费谁出？"),
+        said(10, "充电宝维修一般七个工作日。充电宝寄回的运费由我们承担。"),
+    ]
+    budget = extractive_budget(previous, second, 512)
+    text = extractive_summary(previous, second, max_tokens=budget)
+    assert "JD-88231907" in text, text
+    assert "充电宝" in text, text
+    assert count_tokens(text) <= budget
