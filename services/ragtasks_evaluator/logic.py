@@ -179,9 +179,13 @@ def drift(
     baseline: dict[str, float] | None,
     threshold: float,
     floor: float,
+    baseline_is_previous: bool = False,
 ) -> list[Drop]:
-    """Every way a report falls short: against the previous report, the baseline, the floor."""
-    drops = compare(previous, current, threshold) if previous is not None else []
+    """Every way a report falls short: against the previous report, the baseline, the floor.
+
+    When the pinned baseline is the previous report itself, a drop is said once, against the
+    baseline (the reference an operator chose), not twice with the same numbers."""
+    drops = compare(previous, current, threshold) if previous is not None and not baseline_is_previous else []
     if baseline is not None:
         drops += compare(baseline, current, threshold, against="baseline")
     return drops + below_floor(current, floor)

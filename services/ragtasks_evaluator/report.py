@@ -47,6 +47,7 @@ def finalize_evaluation(db: Database, evaluation_id: str, *, settings: Settings,
             baseline=baseline["metrics"] if baseline else None,
             threshold=settings.eval_drop_threshold,
             floor=settings.eval_min_hit_rate,
+            baseline_is_previous=bool(previous and baseline and previous["_id"] == baseline["_id"]),
         )
         started = doc.get("started_at") or finished
         fields = {

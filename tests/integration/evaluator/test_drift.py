@@ -70,6 +70,20 @@ def test_slow_drift_alerts_against_the_baseline_and_the_floor(
     assert f"against the baseline report {base['evaluation_id']}" in alert["body"]
     assert "below the floor 0.850" in alert["body"]
 
+    # Night 4: the baseline pinned on night 3's report, the one before: 8 more lost (-0.2). The
+    # previous report and the baseline are one report: the drop is said once, against the baseline.
+    assert api.post(f"/v1/evaluations/{third['evaluation_id']}/baseline", headers=auth()).status_code == 200
+    fake_retriever.delete(set(sample[8:16]))
+    fourth = evaluate()
+    comparison = fourth["comparison"]
+    assert comparison["previous_evaluation_id"] == comparison["baseline_evaluation_id"] == third["evaluation_id"]
+    assert [(d["metric"], d["against"]) for d in comparison["drops"]] == [
+        ("hit_rate@10", "baseline"),
+        ("hit_rate@10", "floor"),
+    ], comparison["drops"]
+    [alert] = drain_tasks(worker_env["RAGTASKS_BROKER_URL"], Queue.ALERTER.value, TaskName.RAISE_ALERT.value)
+    assert alert["body"].count(third["evaluation_id"]) == 1, alert["body"]
+
 
 def test_only_a_finished_report_can_be_the_baseline(worker_env: dict[str, str], api: TestClient, db: Any) -> None:
     load_kb(api, "unfinished", LEE[:5])

@@ -126,6 +126,10 @@ def test_drift_against_previous_baseline_and_floor_says_which() -> None:
         ("hit_rate@1", "floor", -0.05),
     ]
     assert logic.drift(current, previous=None, baseline=None, threshold=0.1, floor=0.0) == []
+    # The baseline pinned on the very report that came before: each drop once, against the baseline.
+    both = {"hit_rate@1": 0.75, "hit_rate@10": 0.95}
+    once = logic.drift(current, previous=both, baseline=both, threshold=0.1, floor=0.0, baseline_is_previous=True)
+    assert [(d.metric, d.against) for d in once] == [("hit_rate@1", "baseline"), ("hit_rate@10", "baseline")]
     assert drops[2].as_dict() == {
         "metric": "hit_rate@1",
         "previous": 0.6,
