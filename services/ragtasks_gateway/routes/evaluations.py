@@ -150,6 +150,7 @@ async def get_rows(
     total = await evaluations.rows_done(db, evaluation_id)
     for row in rows:
         row["hit"] = row.get("rank") is not None
+        row["query_id"] = _query_id(row)
     following = offset + len(rows)
     return {
         "evaluation_id": evaluation_id,
@@ -187,7 +188,16 @@ CSV_COLUMNS = [
     "error",
     "retrieval_ms",
     "question_index",
+    "query_id",
+    "relevant",
 ]
+# A labelled query's row is keyed by its query id (in the ``chunk_id`` field, the key every row
+# has); a generated question's by its chunk.
+LABELLED = "labelled"
+
+
+def _query_id(row: dict[str, Any]) -> str | None:
+    return row.get("chunk_id") if row.get("question_source") == LABELLED else None
 
 
 def _csv_values(row: dict[str, Any]) -> list[Any]:
@@ -203,6 +213,9 @@ def _csv_values(row: dict[str, Any]) -> list[Any]:
         row.get("error") or "",
         row.get("retrieval_ms"),
         row.get("question_index", 0),  # rows written before questions_per_chunk have none
+        _query_id(row) or "",
+        # "chunk=grade" pairs: ids hold no "=" or space (ID_PATTERN), so the cell splits back exactly.
+        " ".join(f"{chunk}={grade}" for chunk, grade in row.get("relevant") or []),
     ]
 
 

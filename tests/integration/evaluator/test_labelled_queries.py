@@ -4,6 +4,8 @@ exported back to the same BEIR files."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -70,6 +72,14 @@ def test_beir_import_evaluate_and_export(
         assert sorted(r["chunk_id"] for r in rows) == sorted(q["_id"] for q in queries)
         two = next(r for r in rows if r["chunk_id"] == "q-two")
         assert two["relevant"] == [[chunks[0]["chunk_id"], 2], [chunks[1]["chunk_id"], 1], [chunks[2]["chunk_id"], 0]]
+        assert two["query_id"] == "q-two"  # a labelled row is keyed by its query, and says so
+        # The CSV carries the query id and the grades too, in columns of their own at the end.
+        exported_rows = api.get(f"/v1/evaluations/{report['evaluation_id']}/rows.csv", headers=auth())
+        table = list(csv.reader(io.StringIO(exported_rows.content.decode("utf-8-sig"))))
+        assert table[0][-2:] == ["query_id", "relevant"], table[0]
+        by_query = {line[-2]: line[-1] for line in table[1:]}
+        assert sorted(by_query) == sorted(q["_id"] for q in queries)
+        assert by_query["q-two"] == f"{chunks[0]['chunk_id']}=2 {chunks[1]['chunk_id']}=1 {chunks[2]['chunk_id']}=0"
         # Every metric, graded, from what was retrieved: the report agrees with ir_metrics.
         runs = [(r["retrieved"], {c: g for c, g in r["relevant"]}) for r in rows]
         expected = ir_metrics.mean_metrics(runs, [1, 5, 10])
