@@ -43,8 +43,9 @@ def check_config(args: argparse.Namespace) -> None:
 
 
 def check_routes_file(settings: Settings) -> None:
-    """The alerter's start-up check of RAGTASKS_ALERT_ROUTES_FILE: a bad file stops the worker
-    with every problem listed, instead of failing the first alert."""
+    """Every worker's start-up check of RAGTASKS_ALERT_ROUTES_FILE (any of them may run beat's
+    flush_alerts): a bad file stops the worker with every problem listed, instead of failing the
+    first alert or flush."""
     if settings.alert_routes_file is None:
         return
     from ragtasks_alerter.routing import RoutesConfigError, build_router

@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> None:
 
     settings = settings_with_logging()
     queue = Queue(args.name)
-    if queue is Queue.ALERTER:
-        check_routes_file(settings)
+    # Every worker, not the alerter alone: beat's flush_alerts comes through the maintenance queue
+    # to whichever worker takes it, and reads the routes file there.
+    check_routes_file(settings)
     check_retry_delays(settings)
     if queue is Queue.SUMMARIZER:
         check_summary_prompt(settings)

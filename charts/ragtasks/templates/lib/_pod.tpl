@@ -74,19 +74,21 @@ volumes:
 {{- end -}}
 
 {{/*
-A file of the component's own ConfigMap `<fullname>-<volume>`, mounted read-only at `dir`, its path
-(`dir`/`file`) in the variable `env`, and a `checksum/<volume>` annotation of its `content`, so that
-a changed file rolls the pods (a mounted file changes under a running process otherwise, or not at
-all). Sets the context's "podExtraAnnotations", "extraVolumes", "extraVolumeMounts" and
-"extraEnvVars"; renders nothing. Call with (dict "ctx" $ctx "volume" "alerter-routes" "dir"
-"/etc/ragtasks/alerter" "file" "routes.yaml" "env" "RAGTASKS_ALERT_ROUTES_FILE" "content" $text).
+A file of the ConfigMap `<fullname>-<volume>`, mounted read-only at `dir`, its path (`dir`/`file`)
+in the variable `env`, and a `checksum/<volume>` annotation of its `content`, so that a changed file
+rolls the pods (a mounted file changes under a running process otherwise, or not at all). Adds to
+the context's "podExtraAnnotations", "extraVolumes", "extraVolumeMounts" and "extraEnvVars" (a pod
+may mount several: the summarizer takes the routes file and its instruction); renders nothing.
+Call with (dict "ctx" $ctx "volume" "alerter-routes" "dir" "/etc/ragtasks/alerter" "file"
+"routes.yaml" "env" "RAGTASKS_ALERT_ROUTES_FILE" "content" $text).
 */}}
 {{- define "ragtasks.lib.configMapFile" -}}
 {{- $ctx := .ctx }}
-{{- $_ := set $ctx "podExtraAnnotations" (dict (printf "checksum/%s" .volume) (.content | sha256sum)) }}
-{{- $_ = set $ctx "extraVolumes" (list (dict "name" .volume "configMap" (dict "name" (printf "%s-%s" (include "ragtasks.fullname" $ctx.root) .volume)))) }}
-{{- $_ = set $ctx "extraVolumeMounts" (list (dict "name" .volume "mountPath" .dir "readOnly" true)) }}
-{{- $_ = set $ctx "extraEnvVars" (list (dict "name" .env "value" (printf "%s/%s" .dir .file))) }}
+{{- $configMap := printf "%s-%s" (include "ragtasks.fullname" $ctx.root) .volume }}
+{{- $_ := set $ctx "podExtraAnnotations" (set ($ctx.podExtraAnnotations | default (dict)) (printf "checksum/%s" .volume) (.content | sha256sum)) }}
+{{- $_ = set $ctx "extraVolumes" (append ($ctx.extraVolumes | default (list)) (dict "name" .volume "configMap" (dict "name" $configMap))) }}
+{{- $_ = set $ctx "extraVolumeMounts" (append ($ctx.extraVolumeMounts | default (list)) (dict "name" .volume "mountPath" .dir "readOnly" true)) }}
+{{- $_ = set $ctx "extraEnvVars" (append ($ctx.extraEnvVars | default (list)) (dict "name" .env "value" (printf "%s/%s" .dir .file))) }}
 {{- end -}}
 
 {{/*
