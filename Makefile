@@ -11,6 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH)
 
 help:
 	@echo "make run        set up and run the whole system locally (gateway, 3 workers, beat, flower)"
+	@echo "make stop       stop a running 'make run' (from any terminal)"
 	@echo "make test       set up and run the whole test suite (starts its own Mongo server)"
 	@echo "make lint | typecheck | chart-test | k8s | bench | chaos"
 
@@ -32,6 +33,11 @@ install: install-app tools
 
 run: install-app
 	bash scripts/run-local.sh
+
+# Stops a `make run` from another terminal (SIGTERM to it: see scripts/run-local.sh) and waits.
+.PHONY: stop
+stop:
+	@bash scripts/run-local.sh stop
 
 # Two runs: everything but the `serial` tests through pytest-xdist, a file per worker; then the
 # serial ones (they stop RabbitMQ or time a failover: tests/integration/conftest.py) alone. Both
@@ -72,8 +78,9 @@ chaos: install
 	bash scripts/services.sh ensure
 	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
-clean:
-	rm -rf $(VENV) $(MONGO_VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+# Also the local run's data (.run: Mongo data, logs, metrics files, beat's schedule), after stopping it.
+clean: stop
+	rm -rf $(VENV) $(MONGO_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .run
 
 # Deployment (chart, k8s, image lint) and observability targets live beside this file.
 -include mk/*.mk
