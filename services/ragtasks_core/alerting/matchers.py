@@ -4,7 +4,11 @@ Parsing follows Alertmanager's classic parser (``pkg/labels/parse.go``): optiona
 split on commas outside double quotes, an optionally quoted value with ``\\"``, ``\\\\`` and ``\\n``
 escapes, and regexes anchored at both ends (``^(?:re)$``). A label an alert does not carry has
 the empty value, so ``team=""`` matches alerts without a team and ``team!=""`` those with one.
-Only the standard library: the gateway (silences API) and the alerter (routes file) share it.
+
+Regexes are compiled and matched by RE2 (``google-re2``), the engine behind Go's ``regexp`` that
+Alertmanager uses: the same syntax (no look-arounds or back-references, ASCII ``\\d``/``\\w``) and
+matching in time linear in the label, so no silence or route can stall the alerter. Parsing is
+linear too. The gateway (silences API) and the alerter (routes file) share this module.
 """
 
 from __future__ import annotations
@@ -12,15 +16,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+import re2
 
 Op = Literal["=", "!=", "=~", "!~"]
 
-# Alertmanager's expression; '=~' before '=' so that '~' is not read as part of the value.
-_MATCHER = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.DOTALL)
-# Python regex features RE2 (Go's regexp, what Alertmanager uses) refuses: look-arounds and
-# back-references. Refused here too, so a matcher means the same thing in both places.
+# Alertmanager's name and operator; '=~' before '=' so that '~' is not read as part of the value.
+# The value is the rest, stripped in Python: a lazy '(.*?)\s*$' here rescanned a long whitespace
+# run from every position (quadratic, seconds for a 40 kB silence on the gateway's event loop).
+_NAME_OP = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)")
+# What RE2 refuses that users bring from PCRE/Python: look-arounds and back-references. Looked
+# for only once RE2 has refused the regex, to say why instead of RE2's terse "invalid perl operator".
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\(\?P=|\\[1-9]")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused regex is the user's error (MatcherError), not a log line
 
 
 class MatcherError(ValueError):
@@ -32,7 +42,9 @@ class Matcher:
     name: str
     op: Op
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    # An RE2 regex: google-re2 has no type stubs, and pydantic (which builds a schema for this
+    # dataclass in the routes file's models) only accepts an unknown type as Any.
+    _regex: Any = field(default=None, compare=False, repr=False)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         actual = labels.get(self.name, "")
@@ -41,7 +53,9 @@ class Matcher:
         if self.op == "!=":
             return actual != self.value
         assert self._regex is not None
-        found = self._regex.fullmatch(actual) is not None
+        # RE2 matches UTF-8; 'surrogatepass' so a label with a lone surrogate (JSON allows "\\ud800")
+        # reaches RE2 as an invalid sequence instead of raising UnicodeEncodeError in the alerter.
+        found = self._regex.fullmatch(actual.encode("utf-8", "surrogatepass")) is not None
         return found if self.op == "=~" else not found
 
     def __str__(self) -> str:
@@ -52,23 +66,42 @@ class Matcher:
 def new_matcher(name: str, op: Op, value: str) -> Matcher:
     if op in ("=", "!="):
         return Matcher(name, op, value)
-    if _NOT_RE2.search(value):
-        raise MatcherError(f"regex {value!r} uses look-arounds or back-references, which Alertmanager's RE2 refuses")
+    return Matcher(name, op, value, _compile(value))
+
+
+def _compile(value: str) -> Any:
     try:
         # fullmatch is the anchoring Alertmanager adds as ^(?:...)$.
-        compiled = re.compile(f"(?:{value})")
-    except re.error as exc:
-        raise MatcherError(f"invalid regex {value!r}: {exc}") from None
-    return Matcher(name, op, value, compiled)
+        return re2.compile(f"(?:{value})", _RE2_OPTIONS)
+    except UnicodeEncodeError:
+        raise MatcherError(f"regex {value!r} is not valid UTF-8") from None
+    except re2.error as exc:
+        if _NOT_RE2.search(value):
+            raise MatcherError(
+                f"regex {value!r} uses look-arounds or back-references, which Alertmanager's RE2 refuses:"
+                " it only runs regexes it can match in time linear in the label"
+            ) from None
+        raise MatcherError(f"invalid regex {value!r}: {_re2_reason(value, exc)}") from None
+
+
+def _re2_reason(value: str, exc: Exception) -> str:
+    """RE2's reason, about the user's regex rather than its (?:...) wrapping when that alone fails."""
+    try:
+        re2.compile(value, _RE2_OPTIONS)
+    except re2.error as bare:
+        exc = bare
+    reason = exc.args[0] if exc.args else exc
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
 
 
 def parse_matcher(text: str) -> Matcher:
     """One matcher, e.g. ``severity="critical"`` or ``kb=~"k[0-9]+"``."""
-    found = _MATCHER.match(text)
+    found = _NAME_OP.match(text)
     if found is None:
         raise MatcherError(f'bad matcher format: {text!r} (expected name="value", name!=, name=~ or name!~)')
-    name, op, raw = found.group(1), found.group(2), found.group(3)
-    return new_matcher(name, op, _unquote(raw))  # type: ignore[arg-type]
+    name, op = found.group(1), found.group(2)
+    # str.strip() drops exactly the characters '\s' matches (Unicode whitespace, U+3000 included).
+    return new_matcher(name, op, _unquote(text[found.end() :].strip()))  # type: ignore[arg-type]
 
 
 def parse_matchers(text: str) -> list[Matcher]:
