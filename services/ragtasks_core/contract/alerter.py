@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints
 
 from . import TaskName
-from .common import Id, Payload
+from .common import Id, Payload, UtcDatetime
 
 MAX_TITLE_CHARS = 256
 MAX_BODY_CHARS = 8_000
@@ -18,6 +17,27 @@ MAX_LABEL_VALUE_CHARS = 256
 
 Fingerprint = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
 Source = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
+Body = Annotated[str, StringConstraints(max_length=MAX_BODY_CHARS)]
+
+
+def _label_name(key: str) -> str:
+    # Labels are stored as the keys of a Mongo document, where '$' and '.' are operators and paths.
+    if key.startswith("$") or "." in key:
+        raise ValueError("label names must not start with '$' or contain '.'")
+    return key
+
+
+LabelName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_LABEL_KEY_CHARS),
+    AfterValidator(_label_name),
+    Field(json_schema_extra={"not": {"pattern": r"^\$|\."}}),  # the rule above, for the schema's readers
+]
+LabelValue = Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE_CHARS)]
+# The one definition of an alert's labels: the payload and the gateway's bodies both take it, so a
+# bad label is the gateway's 422 and stated in its OpenAPI schema.
+Labels = Annotated[dict[LabelName, LabelValue], Field(max_length=MAX_LABELS)]
 
 
 class RaiseAlert(Payload):
@@ -30,26 +50,16 @@ class RaiseAlert(Payload):
 
     fingerprint: Fingerprint
     severity: Literal["critical", "warning", "info"]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
-    body: Annotated[str, StringConstraints(max_length=MAX_BODY_CHARS)]
-    labels: dict[str, str] = Field(max_length=MAX_LABELS)
+    title: Title
+    body: Body
+    labels: Labels
     source: Source
     status: Literal["firing", "resolved"] = "firing"
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
     # The name of the API key that raised it (set by the gateway, never by the caller's body): the
     # alert's owner under RAGTASKS_API_KEY_ISOLATION. None for alerts the system raises.
     created_by: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_KEY_CHARS)] | None = None
-
-    @field_validator("labels")
-    @classmethod
-    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, item in value.items():
-            if not key or len(key) > MAX_LABEL_KEY_CHARS or key.startswith("$") or "." in key:
-                raise ValueError(f"label names must be 1-{MAX_LABEL_KEY_CHARS} characters without '$' or '.'")
-            if len(item) > MAX_LABEL_VALUE_CHARS:
-                raise ValueError(f"label {key!r} is longer than {MAX_LABEL_VALUE_CHARS} characters")
-        return value
 
 
 class FlushAlerts(Payload):

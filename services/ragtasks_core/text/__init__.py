@@ -9,5 +9,6 @@ from ragtasks_core.text.analyzer import (
     split_sentences,
     tokenize,
 )
+from ragtasks_core.text.blank import is_blank
 
-__all__ = ["cjk_ratio", "is_cjk", "keywords", "language_of", "normalize", "split_sentences", "tokenize"]
+__all__ = ["cjk_ratio", "is_blank", "is_cjk", "keywords", "language_of", "normalize", "split_sentences", "tokenize"]

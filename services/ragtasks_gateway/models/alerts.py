@@ -5,27 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ragtasks_core.contract.alerter import Body, Fingerprint, Labels, Source, Title
+from ragtasks_core.contract.common import UtcDatetime
+from ragtasks_core.text import is_blank
 
 from ..alerts_alertmanager import Skipped
 
 
 class AlertIn(BaseModel):
-    """A manual (or any other system's) alert: ``RaiseAlert`` with friendlier defaults."""
+    """A manual (or any other system's) alert: ``RaiseAlert`` with friendlier defaults, and its
+    rules (the same types), so a bad field is refused here with the standard 422."""
 
     model_config = ConfigDict(extra="forbid")
 
     # What makes two alerts "the same one" (dedup, occurrences, resolve). Left out, it is derived
     # from source, title and labels, so resending the same alert stays one alert.
-    fingerprint: str | None = None
+    fingerprint: Fingerprint | None = None
     severity: Literal["critical", "warning", "info"] = "warning"
-    title: str
-    body: str = ""
-    labels: dict[str, str] = Field(default_factory=dict)
-    source: str = "api"
+    title: Title
+    body: Body = ""
+    labels: Labels = Field(default_factory=dict)
+    source: Source = "api"
     status: Literal["firing", "resolved"] = "firing"
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: UtcDatetime | None = None  # without a zone: UTC
+    ends_at: UtcDatetime | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if is_blank(value):
+            raise ValueError("title must not be blank")
+        return value
 
 
 class Accepted(BaseModel):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ragtasks_core.contract import ID_PATTERN, safe_json
 from ragtasks_core.contract.evaluator import RetrieverSpec
+from ragtasks_core.text import is_blank
 
 MAX_METADATA_BYTES = 4096
 
@@ -25,7 +27,7 @@ class ChunkIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank(value):
             raise ValueError("text must not be blank")
         return value
 
@@ -35,9 +37,22 @@ class ChunkIn(BaseModel):
         safe_json.check(value, path="metadata")  # what Mongo can store: int64, no NUL in keys
         if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must serialize to at most {MAX_METADATA_BYTES} bytes of JSON")
-        if any(k.startswith("$") or "." in k for k in value):
+        if any(k.startswith("$") or "." in k for k in _keys(value)):
             raise ValueError("metadata keys must not start with '$' or contain '.'")
         return value
+
+
+def _keys(value: Any) -> Iterator[str]:
+    """Every object key in ``value``, at any depth (inside lists too): Mongo reads '$' and '.' in a
+    nested key as an operator or a path just as at the top."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield from item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 class UpsertChunks(BaseModel):
@@ -110,7 +125,7 @@ class LabelledQuery(BaseModel):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank(value):
             raise ValueError("query must not be blank")
         return value
 

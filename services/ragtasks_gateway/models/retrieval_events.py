@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ragtasks_core.contract.common import Id
+from ragtasks_core.contract.common import Id, UtcDatetime
 
 # One hour: a latency beyond it is a unit mistake or garbage, and would distort the histogram's sum.
 MAX_LATENCY_MS = 3_600_000
@@ -21,7 +20,7 @@ class RetrievalEvent(BaseModel):
     n_results: Annotated[int, Field(ge=0, le=1_000_000)]
     latency_ms: Annotated[float | None, Field(ge=0, le=MAX_LATENCY_MS, allow_inf_nan=False)] = None
     # Informational: the window counts events when they arrive (on Redis's clock).
-    ts: datetime | None = None
+    ts: UtcDatetime | None = None
 
 
 class RetrievalEvents(BaseModel):

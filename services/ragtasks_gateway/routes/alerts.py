@@ -110,9 +110,10 @@ async def raise_alert(body: AlertIn, publisher: PublisherDep, db: DbDep, caller:
     try:
         alert = RaiseAlert.model_validate(fields)
     except ValidationError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, exc.errors(include_url=False, include_input=False)
-        ) from exc
+        # AlertIn takes RaiseAlert's field types, so this is only a safety net. Without the context
+        # (it holds the raised exception, which JSON cannot encode: a 500 and a dropped connection).
+        detail = exc.errors(include_url=False, include_input=False, include_context=False)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
     return await _publish(publisher, db, [alert])
 
 

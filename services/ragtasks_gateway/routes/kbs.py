@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 
 from ragtasks_core import documents
 from ragtasks_core.contract import ID_PATTERN
+from ragtasks_core.contract.common import UtcDatetime
 from ragtasks_core.documents.queries import default_query_id
 
 from .. import limits, ownership
@@ -156,15 +157,15 @@ async def list_merges(
     kb_id: KbId,
     db: DbDep,
     caller: CallerDep,
-    since: Annotated[datetime | None, Query(description="ISO 8601; only changes after it")] = None,
+    since: Annotated[
+        UtcDatetime | None, Query(description="ISO 8601 (without a zone: UTC); only changes after it")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> dict[str, Any]:
     """What maintenance merged into what since ``since``, oldest first, so the RAG service can
     apply it (``merged_into`` null: the chunk stands for itself again). Pass the last ``at`` as
     the next ``since``."""
     await kb_of(db, kb_id, caller)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)  # a time without zone is UTC, as the listed ``at`` are
     merges = await kbs.merges_since(db, kb_id, since, limit)
     for merge in merges:
         merge["at"] = merge["at"].replace(tzinfo=UTC) if merge["at"].tzinfo is None else merge["at"]
