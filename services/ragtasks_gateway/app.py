@@ -18,6 +18,7 @@ from ragtasks_core.contract import TaskName
 from ragtasks_core.queue_metrics import QueueCollector
 from ragtasks_core.settings import Settings
 
+from . import openapi_errors
 from .body_guard import BodyGuard
 from .observe import Observe
 from .publisher import Publisher
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.queue_registry = CollectorRegistry()
     app.state.queue_registry.register(QueueCollector(settings))
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=openapi_errors.router_responses(router))
+    openapi_errors.document(app)  # what the middleware and the routes' own answers add to /openapi.json
     # Auth, size and read timeout before any body is read. Added first, so it sits inside the
     # observing middleware below and its 401/408/413 answers are counted too.
     app.add_middleware(BodyGuard, settings=settings)
