@@ -8,12 +8,14 @@ matter how many tasks run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import pymongo
 import redis
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -22,6 +24,9 @@ from . import mongo, redis_client
 from .llm import LLMClient
 from .ratelimit import SharedRateLimiter
 from .settings import Settings
+
+# How long closing the Mongo client may try to end its sessions on the server (see Runtime.close).
+CLOSE_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass
@@ -66,7 +71,10 @@ class Runtime:
     def close(self) -> None:
         cache = self.__dict__
         if "mongo_client" in cache:
-            cache["mongo_client"].close()
+            # close() ends the client's server sessions on the server: with Mongo gone it would wait
+            # out server selection (30 s) in every pool child a stopping worker closes. Best effort.
+            with contextlib.suppress(pymongo.errors.PyMongoError), pymongo.timeout(CLOSE_TIMEOUT_SECONDS):
+                cache["mongo_client"].close()
         if "redis" in cache:
             cache["redis"].close()
         if cache.get("llm") is not None:
