@@ -13,7 +13,7 @@
 # process group (recorded in .run/run.groups) and exits 0, so make reports no error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+ROOT=$(pwd -P)  # physical: compared with /proc/<pid>/cwd, which resolves symlinks
 RUN=$ROOT/.run
 BIN=$ROOT/.venv/bin
 PIDFILE=$RUN/run.pid
@@ -43,7 +43,7 @@ group_alive() { pgrep -g "$1" -f "$ROOT/" >/dev/null 2>&1; }  # a process of our
 stop_groups() {
   local seconds=$1 pgid left=() deadline; shift
   deadline=$((SECONDS + seconds))
-  for pgid in "$@"; do group_alive "$pgid" && kill -TERM -- "-$pgid" 2>/dev/null; done
+  for pgid in "$@"; do group_alive "$pgid" && kill -TERM -- "-$pgid" 2>/dev/null || true; done
   while ((SECONDS < deadline)); do
     left=()
     for pgid in "$@"; do group_alive "$pgid" && left+=("$pgid"); done
@@ -78,9 +78,9 @@ stop() {  # `make stop`: TERM the serving script and wait for it; then what a ki
   local pid i stopped=""
   if pid=$(running_pid); then
     echo "stopping ragtasks (pid $pid)..."
-    kill -TERM "$pid"
+    kill -TERM "$pid" 2>/dev/null || true  # it may have exited since running_pid looked
     for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then echo "pid $pid did not exit within 60s; killing it" >&2; kill -KILL "$pid"; fi
+    if kill -0 "$pid" 2>/dev/null; then echo "pid $pid did not exit within 60s; killing it" >&2; kill -KILL "$pid" 2>/dev/null || true; fi
     stopped=1
   fi
   # Left behind: the script was killed with SIGKILL, so its trap never stopped them.
@@ -191,12 +191,15 @@ serve() {
   for port in "${METRICS_PORTS[@]:0:3}"; do wait_http "http://127.0.0.1:$port/healthz" 60; done
   wait_http http://127.0.0.1:5555/healthcheck 60 || true
 
+  local shown_mongo
+  # A URL of the user's own may carry a password: not on the terminal.
+  shown_mongo=$(printf '%s' "$RAGTASKS_MONGODB_URL" | sed -E 's#(://[^:/@]+):[^@/]*@#\1:***@#')
   cat <<MSG
 
 ragtasks is up:
   gateway     http://127.0.0.1:8000   (API key: $RAGTASKS_API_KEYS; docs at /docs)
   flower      http://127.0.0.1:5555
-  mongo       $RAGTASKS_MONGODB_URL
+  mongo       $shown_mongo
   metrics     gateway :8000/metrics, workers :${METRICS_PORTS[0]} :${METRICS_PORTS[1]} :${METRICS_PORTS[2]}, beat :${METRICS_PORTS[3]}
   logs        .run/logs/
 

@@ -10,6 +10,7 @@ and the database come in as arguments; ``tasks.py`` counts the outcomes.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 
+from ragtasks_core.alerting.matchers import MatcherError
 from ragtasks_core.alerting.silences import Silence, next_change
 from ragtasks_core.contract.alerter import RaiseAlert
 from ragtasks_core.documents import alert_routes as routes_doc
@@ -27,6 +29,8 @@ from ragtasks_core.documents.alerts import ALERTS, GROUPS
 from . import store
 from .routing import Decision, FiringAlert, RouteDecision, Router, routing_labels
 from .routing.inhibit import source_candidates
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,7 +55,7 @@ class Routed:
 def decide(db: Database, router: Router, doc: dict[str, Any], now: datetime) -> tuple[Decision, list[tuple[str, str]]]:
     """Decide one alert now, record the decision on it and on its routes; the changed outcomes."""
     labels = _labels(doc)
-    silences = [silences_doc.to_silence(s) for s in db[silences_doc.SILENCES].find(silences_doc.unexpired(now))]
+    silences = _unexpired_silences(db, now)
     decision = router.decide(doc["_id"], labels, now, silences=silences, firing=_sources(db, router, now))
     db[ALERTS].update_one({"_id": doc["_id"]}, {"$set": {"routing": decision.as_record() | {"decided_at": now}}})
     changed: list[tuple[str, str]] = []
@@ -65,6 +69,19 @@ def decide(db: Database, router: Router, doc: dict[str, Any], now: datetime) -> 
         {"$set": {"status": doc["status"], "updated_at": now}},
     )
     return decision, changed
+
+
+def _unexpired_silences(db: Database, now: datetime) -> list[Silence]:
+    """The silences in force or pending. One whose matchers no longer parse (a regex Python's ``re``
+    took before matchers moved to RE2, such as ``a\\Z``) is left out with a warning: it must not
+    make every routing decision fail, nor silence anything in a way nobody can read."""
+    found = []
+    for doc in db[silences_doc.SILENCES].find(silences_doc.unexpired(now)):
+        try:
+            found.append(silences_doc.to_silence(doc))
+        except MatcherError as exc:
+            log.warning("silence %s ignored: %s; expire it and create it again", doc.get("_id"), exc)
+    return found
 
 
 def _labels(doc: dict[str, Any]) -> dict[str, str]:

@@ -210,6 +210,21 @@ def test_a_silence_holds_an_alert_until_it_ends(rdb: Any, router: Router, settin
     assert rdb[ALERTS].find_one({"_id": aid})["routing"]["silenced_by"] == []
 
 
+def test_a_stored_silence_that_no_longer_parses_is_left_out_not_fatal(
+    rdb: Any, router: Router, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Stored before matchers moved to RE2, which refuses Python's \\Z: every decision re-reads it.
+    clock = Clock(AFTERNOON)
+    old = silence_kb(rdb, "k1", clock, minutes=30)
+    rdb[silences_doc.SILENCES].update_one({"_id": old["_id"]}, {"$set": {"matchers": ['kb=~"k1\\Z"']}})
+    aid = raise_(rdb, router, alert("s", source="empty_retrieval", kb_id="k1"), clock)
+    clock.advance(10)
+    [nid] = sweep(rdb, router, clock, settings)
+    assert notes(rdb, [nid])[0]["alert_ids"] == [aid]  # decided and sent; the broken silence holds nothing
+    assert rdb[ALERTS].find_one({"_id": aid})["routing"]["silenced_by"] == []
+    assert f"silence {old['_id']} ignored" in caplog.text
+
+
 def test_a_silence_that_ends_after_its_alert_resolved_sends_nothing(
     rdb: Any, router: Router, settings: Settings
 ) -> None:

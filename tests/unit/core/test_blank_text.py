@@ -34,6 +34,8 @@ def test_invisible_text_is_blank(text: str) -> None:
         "😀",
         "\u200b+",
         "\ue000",  # private use: an icon font's glyph
+        "\U0001fa77",  # 🩷, Unicode 15: unassigned (Cn) in Python 3.11's tables, drawn by every phone
+        "\U0001fae8",  # 🫨, Unicode 15 too
         "e\u0301",
     ],
 )
