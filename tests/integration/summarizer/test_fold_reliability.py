@@ -27,6 +27,19 @@ def committed(db: Any, session_id: str) -> list[tuple[int, int]]:
     return [(d["from_seq"], d["upto_seq"]) for d in docs]
 
 
+def committed_to(db: Any, session_id: str, upto: int) -> list[tuple[int, int]]:
+    """:func:`committed` once it reaches ``upto``: a step marks its summary committed just after the
+    session's watermark moves, so the session can say "done" a moment before the last mark."""
+    found: list[tuple[int, int]] = wait_until(
+        lambda: committed(db, session_id),
+        15,
+        0.1,
+        f"the committed summaries of {session_id} to reach {upto}",
+        until=lambda chain: bool(chain) and chain[-1][1] == upto,
+    )
+    return found
+
+
 def test_kill_9_during_a_multi_step_fold_loses_nothing_and_duplicates_nothing(rig: Rig) -> None:
     rig.llm.latency_seconds = 1.5
     rig.llm.default_text = SUMMARY
@@ -44,7 +57,7 @@ def test_kill_9_during_a_multi_step_fold_loses_nothing_and_duplicates_nothing(ri
     body = wait_states(rig.client(env), [task_id], timeout=120)[task_id]
     assert body["state"] == "SUCCESS", body
     session = summarized_to_the_end(rig, "fold-kill", timeout=60)
-    after = committed(rig.db, "fold-kill")
+    after = committed_to(rig.db, "fold-kill", session["summary_upto_seq"])
     assert after[: len(before)] == before  # nothing committed was redone or lost
     assert [a for a, _ in after] == [0] + [b for _, b in after[:-1]]  # one chain, no overlap
     assert session["summary_upto_seq"] == 7
@@ -68,8 +81,8 @@ def test_a_task_out_of_time_re_queues_itself_until_the_end(rig: Rig) -> None:
     seed_session(rig.db, "requeue", [chinese(20_000, i) for i in range(5)], pending_task_id=task_id)
     rig.start_worker("summarizer", env, concurrency=1)
     rig.publish("requeue", task_id)
-    summarized_to_the_end(rig, "requeue", timeout=120)  # no beat, no sweep: only the tasks themselves
-    assert len(committed(rig.db, "requeue")) == 4
+    session = summarized_to_the_end(rig, "requeue", timeout=120)  # no beat, no sweep: only the tasks themselves
+    assert len(committed_to(rig.db, "requeue", session["summary_upto_seq"])) == 4
     assert len(rig.llm.chat_requests()) == 4
     assert_consistent(rig.db, "requeue")
 
