@@ -29,6 +29,7 @@ from ragtasks_core.documents.alerts import ALERTS, NOTIFICATIONS
 from ragtasks_core.settings import Settings
 from ragtasks_scheduler.schedule import beat_schedule
 from tests.deploy.chart import FULLNAME, by_kind, render, worker_deployment
+from tests.integration.helpers import refused_start
 from tests.support.fake_wecom import FakeWeCom
 from tests.support.procs import wait_until
 
@@ -158,11 +159,5 @@ def test_a_summarizer_with_an_unusable_routes_file_refuses_to_start(
     worker_env: dict[str, str], start_worker: Any, tmp_path: Path, content: str | None, problem: str
 ) -> None:
     routes = tmp_path / "routes.yaml"
-    if content is not None:
-        routes.write_text(content, encoding="utf-8")
-    env = {**worker_env, "RAGTASKS_ALERT_ROUTES_FILE": str(routes)}
-    with pytest.raises(RuntimeError, match="worker summarizer exited") as refused:
-        start_worker("summarizer", env, concurrency=1)
-    log = str(refused.value)
+    log = refused_start(start_worker, "summarizer", worker_env, "RAGTASKS_ALERT_ROUTES_FILE", routes, content)
     assert f"ragtasks: RAGTASKS_ALERT_ROUTES_FILE: {routes}: invalid alert routes file:\n  {problem}" in log
-    assert "Traceback" not in log

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.helpers import refused_start
+
 
 @pytest.mark.parametrize(
     ("content", "reason"),
@@ -19,13 +21,8 @@ def test_a_summarizer_with_an_unusable_prompt_file_refuses_to_start(
     worker_env: dict[str, str], start_worker: Any, tmp_path: Path, content: str | None, reason: str
 ) -> None:
     prompt = tmp_path / "prompt.txt"
-    if content is not None:
-        prompt.write_text(content, encoding="utf-8")
-    env = {**worker_env, "RAGTASKS_SUMMARY_PROMPT_FILE": str(prompt)}
-    with pytest.raises(RuntimeError, match="worker summarizer exited") as refused:
-        start_worker("summarizer", env, concurrency=1)
-    log = str(refused.value)
-    assert f"ragtasks worker: RAGTASKS_SUMMARY_PROMPT_FILE '{prompt}' {reason}" in log and "Traceback" not in log
+    log = refused_start(start_worker, "summarizer", worker_env, "RAGTASKS_SUMMARY_PROMPT_FILE", prompt, content)
+    assert f"ragtasks worker: RAGTASKS_SUMMARY_PROMPT_FILE '{prompt}' {reason}" in log
 
 
 def test_a_summarizer_with_a_chinese_prompt_file_starts(
