@@ -45,8 +45,10 @@ def mode_env(mode: str, receiver: OtlpReceiver) -> dict[str, str]:
 
 
 def _round(s: Stack, tasks: int, concurrency: int, env: dict[str, str]) -> tuple[float, float]:
-    """One drain; a round whose worker could not even reach the broker (a busy shared machine) is
-    run once more, from an empty queue."""
+    """One drain, from an empty queue: a task the last round's worker ran but had not acked when it
+    stopped comes back to the queue, and would run (and be counted) in this round's mode. A round
+    whose worker could not even reach the broker (a busy shared machine) is run once more."""
+    s.vhost.purge_work_queues()
     try:
         return ragtasks_round(s, tasks, concurrency, env=env)
     except RuntimeError as exc:  # procs.start_worker: "worker summarizer exited: ..."
