@@ -7,8 +7,9 @@ append crosses the summary threshold), reports retrieval events, and raises an a
 restarts RabbitMQ (``rabbitmqctl stop_app``/``start_app``) and restarts the Mongo server (same
 port, data on disk). After the load stops the run waits for the system to settle and checks:
 
-- every session is summarized up to its last message (keep-recent is 0, so all of it is foldable),
-  through committed summaries whose ranges chain without overlap (exactly once per range);
+- every session is summarized up to its last stored message (keep-recent is 0, so all of it is
+  foldable), through committed summaries whose ranges chain without overlap (exactly once per
+  range); numbers reserved past that message are allowed only for appends the client saw refused;
 - every append the gateway acknowledged is stored (by a marker in its text), none twice;
 - every alert the gateway accepted reached the WeCom robot (a local double) exactly once.
 

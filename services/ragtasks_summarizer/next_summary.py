@@ -51,7 +51,17 @@ def wants_next(
     past = should_trigger(policy, tokens_since=seen.tokens_since, messages_since=seen.messages_since)
     if not (more or past):
         return False
-    upto = seen.upto_seq
+    return folds_something(db, session_id, policy, seen.upto_seq, now)
+
+
+def folds_something(db: Database, session_id: str, policy: Policy, upto: int, now: datetime) -> bool:
+    """Whether a summary from watermark ``upto`` would fold anything now.
+
+    Not the same as ``last_seq > upto``: an append whose insert failed leaves its reserved
+    numbers a hole (nothing stored there, its tokens possibly still counted). A hole in the
+    middle is stepped over once it is old; one at the end has no message after it and is never
+    folded. A task claimed for either would find nothing to do, sweep after sweep.
+    """
     return bool(foldable_run(policy, history.heads_after(db, session_id, upto), upto, now))
 
 

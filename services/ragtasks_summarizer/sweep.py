@@ -5,7 +5,10 @@ Each run publishes, with the task id already recorded (so a duplicate is harmles
    grace period: the gateway's own publish failed or it crashed before marking it);
 2. summaries published long ago and still pending (the message was lost or dead-lettered);
 3. sessions past the token threshold with no pending summary (a crash between storing the
-   messages and claiming the slot) -- claimed here by the same compare-and-set as the gateway;
+   messages and claiming the slot) -- claimed here by the same compare-and-set as the gateway,
+   when its stored messages give a summary something to fold. One with nothing to fold is
+   past the threshold only by a failed append's tokens: once no append is in flight, its
+   count is set again from what is stored;
 4. generic outbox records (``ragtasks_core.outbox``) not yet published; expired ones are skipped.
 """
 
@@ -26,10 +29,13 @@ from ragtasks_core.contract.common import Payload
 from ragtasks_core.contract.summarizer import SummarizeSession, SummaryReason
 from ragtasks_core.documents import sessions
 from ragtasks_core.runtime import get_runtime
+from ragtasks_core.session_context import HOLE_GRACE
 from ragtasks_core.settings import Settings
 from ragtasks_core.tasks import parse_payload
 
-from . import store
+from . import history, next_summary, store
+from .policy import Policy
+from .wiring import policy_of
 
 log = logging.getLogger(__name__)
 SESSIONS = sessions.COLLECTION
@@ -58,19 +64,47 @@ def _publish_pending(
         )
 
 
-def _claimable(doc: dict[str, Any], settings: Settings, stale: datetime) -> bool:
-    """A session past the threshold is claimed here only if a summary would fold something, and
-    not right after one that failed for good."""
-    foldable = int(doc.get("last_seq") or 0) - int(doc.get("summary_upto_seq") or 0)
+def _claimable(db: Database, doc: dict[str, Any], policy: Policy, stale: datetime, now: datetime) -> bool:
+    """A session past the threshold is claimed here only if a summary would fold something now
+    (the stored messages say, not ``last_seq``: a failed append's reserved numbers are a hole),
+    and not right after one that failed for good."""
     failed_at = (doc.get("summary_error") or {}).get("at")
-    return foldable > settings.summary_keep_recent_messages and (failed_at is None or failed_at <= stale)
+    if failed_at is not None and failed_at > stale:
+        return False
+    upto = int(doc.get("summary_upto_seq") or 0)
+    if policy.keep_recent_tokens is None and int(doc.get("last_seq") or 0) - upto <= policy.keep_recent_messages:
+        return False  # kept verbatim whatever is stored: no read needed
+    return next_summary.folds_something(db, doc["_id"], policy, upto, now)
+
+
+def _recount(db: Database, doc: dict[str, Any], now: datetime) -> bool:
+    """Past the threshold with nothing to fold, and no append for longer than a hole may stay
+    in flight: count the tokens again from the stored messages. A failed append whose tokens
+    could not be given back would otherwise keep the session here, sweep after sweep, taking a
+    place in every batch. Whether it changed anything."""
+    updated_at = doc.get("updated_at")
+    if not isinstance(updated_at, datetime) or now - _aware(updated_at) <= HOLE_GRACE:
+        return False
+    upto = int(doc.get("summary_upto_seq") or 0)
+    stored = sum(m.tokens for m in history.heads_after(db, doc["_id"], upto))
+    if stored == int(doc.get("tokens_since_summary") or 0):
+        return False
+    result = db[SESSIONS].update_one(sessions.recount_filter(doc["_id"], doc), sessions.recount_update(stored))
+    if result.modified_count:
+        log.info("session %s: %s tokens since the summary recounted as %s (a failed append's)",
+                 doc["_id"], doc.get("tokens_since_summary"), stored)  # fmt: skip
+    return bool(result.modified_count)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime) -> dict[str, int]:
     grace = now - timedelta(seconds=settings.outbox_grace_seconds)
     stale = now - timedelta(seconds=settings.outbox_stale_pending_seconds)
     limit = settings.outbox_batch_size
-    counts = {"unpublished": 0, "stale": 0, "claimed": 0}
+    counts = {"unpublished": 0, "stale": 0, "claimed": 0, "recounted": 0}
     for count, query in (
         ("unpublished", sessions.unpublished_since(grace)),
         ("stale", sessions.published_before(stale)),
@@ -82,8 +116,10 @@ def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime)
             counts[count] += 1
     # The threshold rule as a query is the partial index's own filter: the index serves it.
     missed = {**sessions.past_threshold_filter(settings.summary_trigger_tokens), "updated_at": {"$lt": grace}}
+    policy = policy_of(settings)
     for doc in db[SESSIONS].find(missed, limit=limit):
-        if not _claimable(doc, settings, stale):
+        if not _claimable(db, doc, policy, stale, now):
+            counts["recounted"] += _recount(db, doc, now)
             continue
         task_id = store.claim_pending(db, doc["_id"], reason="sweep", now=now)
         if task_id is not None:

@@ -134,6 +134,24 @@ def release_update(task_id: str, now: datetime, *, error: str | None = None) -> 
     return update
 
 
+def recount_filter(session_id: str, seen: Mapping[str, Any]) -> dict[str, Any]:
+    """The session exactly as ``seen``: no append reserved and no summary committed since (both
+    set ``updated_at``, a commit moves the watermark), and nothing pending."""
+    return {
+        "_id": session_id,
+        "last_seq": seen.get("last_seq"),
+        "summary_upto_seq": seen.get("summary_upto_seq"),
+        "updated_at": seen.get("updated_at"),
+        **NO_PENDING_SUMMARY,
+    }
+
+
+def recount_update(tokens: int) -> dict[str, Any]:
+    """Set the count since the summary to what is stored after the watermark: the tokens of a
+    failed append that could not be given back (the server was away) leave with it."""
+    return {"$set": {"tokens_since_summary": tokens}}
+
+
 def unpublished_since(before: datetime) -> dict[str, Any]:
     """Summaries wanted before ``before`` and never published (the publish failed or crashed)."""
     return {"summary_pending.published": False, "summary_pending.requested_at": {"$lt": before}}

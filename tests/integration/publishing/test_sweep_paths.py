@@ -49,6 +49,13 @@ def _session(session_id: str, *, age: float, tokens: int, last_seq: int, pending
     return doc
 
 
+def _store(db: Any, session_id: str, seqs: list[int], *, tokens: int = 25, age: float = 600) -> None:
+    """Messages ``seqs`` of the session, each ``tokens`` tokens, written ``age`` seconds before NOW."""
+    at = NOW - timedelta(seconds=age)
+    rows = [documents.messages.new_messages(session_id, seq, [("user", f"第{seq}条 msg", tokens)], at) for seq in seqs]
+    db.messages.insert_many([doc for row in rows for doc in row])
+
+
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(
@@ -69,6 +76,9 @@ def test_missed_session_is_claimed_and_published_exactly_once(db: Any, settings:
             _session("failed-recently", age=60, tokens=150, last_seq=8, error_at=NOW - timedelta(seconds=30)),
         ]
     )
+    for session_id in ("missed", "too-fresh", "below", "failed-recently"):
+        _store(db, session_id, list(range(1, 9)))
+    _store(db, "nothing-to-fold", [1, 2])
     sent, send = _recorder()
     counts = sweep(db, settings, send, now=NOW)
     assert counts["claimed"] == 1 and counts["unpublished"] == 0 and counts["stale"] == 0, counts
@@ -195,3 +205,76 @@ def test_a_failed_sweep_publish_releases_its_claim(db: Any, settings: Settings) 
     assert doc["published_at"] is None and "claimed_until" not in doc and "broker away" in doc["last_error"]
     sent, send = _recorder()
     assert sweep(db, settings, send, now=NOW + timedelta(seconds=1))["outbox"] == 1 and len(sent) == 1
+
+
+def test_a_failed_appends_hole_is_not_claimed_until_a_summary_can_step_over_it(db: Any, settings: Settings) -> None:
+    """An append whose insert failed leaves its reserved numbers a hole, and (the server away)
+    its tokens counted. Claiming such a session when nothing can be folded only runs a task
+    that finds nothing, sweep after sweep."""
+    documents.ensure_indexes(db)
+    db.sessions.insert_many(
+        [
+            # 1-6 stored and summarized, 7-10 reserved by appends that failed: nothing to fold, ever.
+            {**_session("trailing-hole", age=60, tokens=150, last_seq=10), "summary_upto_seq": 6},
+            # Summarized to 2, 3-4 a hole, 5-10 written 30 s ago: the hole may be an insert in flight.
+            {**_session("fresh-hole", age=30, tokens=150, last_seq=10), "summary_upto_seq": 2},
+            # The same hole with its next message written 10 minutes ago: stepped over.
+            {**_session("old-hole", age=600, tokens=150, last_seq=10), "summary_upto_seq": 2},
+        ]
+    )
+    _store(db, "trailing-hole", list(range(1, 7)))
+    _store(db, "fresh-hole", [1, 2, 5, 6, 7, 8, 9, 10], age=30)
+    _store(db, "old-hole", [1, 2, 5, 6, 7, 8, 9, 10], age=600)
+    sent, send = _recorder()
+    counts = sweep(db, settings, send, now=NOW)
+    assert counts["claimed"] == 1, counts
+    assert [kwargs["session_id"] for _, kwargs, _ in sent] == ["old-hole"]
+    assert db.sessions.find_one({"_id": "fresh-hole"})["summary_pending"] is None
+    assert db.sessions.find_one({"_id": "trailing-hole"})["summary_pending"] is None
+
+    # Two minutes on, the fresh hole is old too; the trailing one never gives anything to fold.
+    counts = sweep(db, settings, send, now=NOW + timedelta(minutes=3))
+    assert [kwargs["session_id"] for _, kwargs, _ in sent] == ["old-hole", "fresh-hole"], counts
+
+
+def test_tokens_a_failed_append_could_not_give_back_are_recounted_once_it_is_quiet(db: Any, settings: Settings) -> None:
+    """The trailing hole's 100 tokens stay counted (the give-back failed with the server): the
+    sweep sets the count from the stored messages, but only once no append can be in flight,
+    and only if nothing moved since it read the session."""
+    documents.ensure_indexes(db)
+    db.sessions.insert_many(
+        [
+            {**_session("quiet", age=600, tokens=150, last_seq=10), "summary_upto_seq": 6},
+            {**_session("recent", age=60, tokens=150, last_seq=10), "summary_upto_seq": 6},
+        ]
+    )
+    for session_id in ("quiet", "recent"):
+        _store(db, session_id, list(range(1, 9)))  # 7 and 8 kept verbatim (keep-recent 2): 50 tokens
+    sent, send = _recorder()
+    counts = sweep(db, settings, send, now=NOW)
+    assert counts["recounted"] == 1 and counts["claimed"] == 0 and sent == [], counts
+    assert db.sessions.find_one({"_id": "quiet"})["tokens_since_summary"] == 50
+    assert db.sessions.find_one({"_id": "recent"})["tokens_since_summary"] == 150  # an insert may be in flight
+
+    # Below the threshold now: the sweep no longer finds it at all.
+    assert sweep(db, settings, send, now=NOW + timedelta(minutes=1))["recounted"] == 0
+
+
+def test_a_recount_never_overwrites_an_append_made_after_the_read(db: Any) -> None:
+    """The recount is a compare-and-set on the session as read: an append reserved since (it
+    moves ``last_seq`` and ``updated_at``) keeps its tokens."""
+    documents.ensure_indexes(db)
+    seen = {**_session("raced", age=600, tokens=150, last_seq=10), "summary_upto_seq": 6}
+    db.sessions.insert_one(seen)
+    db.sessions.update_one({"_id": "raced"}, documents.sessions.reserve_update(2, 40, NOW))
+    result = db.sessions.update_one(documents.sessions.recount_filter("raced", seen),
+                                    documents.sessions.recount_update(50))  # fmt: skip
+    assert result.modified_count == 0
+    assert db.sessions.find_one({"_id": "raced"})["tokens_since_summary"] == 190
+    assert (
+        db.sessions.update_one(
+            documents.sessions.recount_filter("raced", db.sessions.find_one({"_id": "raced"})),
+            documents.sessions.recount_update(50),
+        ).modified_count
+        == 1
+    )
