@@ -124,6 +124,9 @@ def _env(s: Stack, wecom: FakeWeCom) -> dict[str, str]:
         OUTBOX_SWEEP_INTERVAL_SECONDS="3", OUTBOX_GRACE_SECONDS="2", OUTBOX_STALE_PENDING_SECONDS="30",
         WECOM_WEBHOOK_URL=wecom.url(), WECOM_RATE_LIMIT="600/m", ALERT_GROUP_WAIT_SECONDS="0",
         ALERT_FLUSH_INTERVAL_SECONDS="5", EMPTY_RETRIEVAL_THRESHOLD=never, EMPTY_RETRIEVAL_MIN_EVENTS=never,
+        # An append refused in the Mongo restart leaves a hole; the default 2 minutes before it is
+        # stepped over would be most of the settle time. Inserts are then bounded to 10 s.
+        SUMMARY_HOLE_GRACE_SECONDS="20",
     )  # fmt: skip
 
 

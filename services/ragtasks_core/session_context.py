@@ -15,27 +15,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+# The default of RAGTASKS_SUMMARY_HOLE_GRACE_SECONDS. The gateway gives an append's insert half
+# of it (``pymongo.timeout``), so a hole this old is never an insert still in flight.
 HOLE_GRACE = timedelta(minutes=2)
 TOOL_ROLE = "tool"
 
 
-def gap_free_count(items: Sequence[tuple[int, datetime | None]], watermark: int, now: datetime | None) -> int:
-    """How many of ``items`` ((seq, created_at), in seq order) form the run ``watermark+1, +2, ...``."""
+def gap_free_count(
+    items: Sequence[tuple[int, datetime | None]], watermark: int, now: datetime | None, grace: timedelta = HOLE_GRACE
+) -> int:
+    """How many of ``items`` ((seq, created_at), in seq order) form the run ``watermark+1, +2, ...``
+    (stepping over holes whose next message is older than ``grace``)."""
     count = 0
     expected = watermark + 1
     for seq, created_at in items:
-        if seq != expected and not stale_hole(created_at, now):
+        if seq != expected and not stale_hole(created_at, now, grace):
             break
         count += 1
         expected = seq + 1
     return count
 
 
-def stale_hole(after_hole_created_at: datetime | None, now: datetime | None) -> bool:
+def stale_hole(after_hole_created_at: datetime | None, now: datetime | None, grace: timedelta = HOLE_GRACE) -> bool:
     """Whether a hole before a message created at ``after_hole_created_at`` is permanent."""
     if now is None or after_hole_created_at is None:
         return False
-    return now - after_hole_created_at > HOLE_GRACE
+    return now - after_hole_created_at > grace
 
 
 def newest_within(items: Sequence[tuple[str, int]], max_tokens: int) -> int:

@@ -49,7 +49,7 @@ class Step:
 def foldable_run(policy: Policy, after_watermark: list[Message], watermark: int, now: datetime) -> list[Message]:
     """What may be folded: the gap-free run after the watermark, less what the policy keeps."""
     older, _ = split_recent(policy, sorted(after_watermark, key=lambda m: m.seq))
-    return gap_free(older, watermark, now)
+    return gap_free(older, watermark, now, policy.hole_grace)
 
 
 def plan_step(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ragtasks_core.session_context import HOLE_GRACE as HOLE_GRACE
 from ragtasks_core.session_context import gap_free_count
@@ -62,10 +62,12 @@ def plan_summary(
     return Plan(messages=fold, upto_seq=fold[-1].seq, tokens_covered=sum(m.tokens for m in fold))
 
 
-def gap_free(ordered: list[Message], watermark: int, now: datetime | None) -> list[Message]:
+def gap_free(
+    ordered: list[Message], watermark: int, now: datetime | None, grace: timedelta = HOLE_GRACE
+) -> list[Message]:
     """The run ``watermark+1, watermark+2, ...`` at the start of ``ordered`` (stepping over
-    holes older than ``HOLE_GRACE``, see :func:`plan_summary`)."""
-    return ordered[: gap_free_count([(m.seq, m.created_at) for m in ordered], watermark, now)]
+    holes older than ``grace``, see :func:`plan_summary`)."""
+    return ordered[: gap_free_count([(m.seq, m.created_at) for m in ordered], watermark, now, grace)]
 
 
 SYSTEM_PROMPT = (

@@ -13,7 +13,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+from ragtasks_core.session_context import HOLE_GRACE
 
 from .logic import SYSTEM_PROMPT, Message
 
@@ -29,6 +32,7 @@ class Policy:
     keep_recent_messages: int = 6
     keep_recent_tokens: int | None = None
     instruction: str = SYSTEM_PROMPT
+    hole_grace: timedelta = HOLE_GRACE  # RAGTASKS_SUMMARY_HOLE_GRACE_SECONDS
 
 
 def should_trigger(policy: Policy, *, tokens_since: int, messages_since: int) -> bool:

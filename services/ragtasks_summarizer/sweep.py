@@ -29,7 +29,6 @@ from ragtasks_core.contract.common import Payload
 from ragtasks_core.contract.summarizer import SummarizeSession, SummaryReason
 from ragtasks_core.documents import sessions
 from ragtasks_core.runtime import get_runtime
-from ragtasks_core.session_context import HOLE_GRACE
 from ragtasks_core.settings import Settings
 from ragtasks_core.tasks import parse_payload
 
@@ -77,13 +76,13 @@ def _claimable(db: Database, doc: dict[str, Any], policy: Policy, stale: datetim
     return next_summary.folds_something(db, doc["_id"], policy, upto, now)
 
 
-def _recount(db: Database, doc: dict[str, Any], now: datetime) -> bool:
+def _recount(db: Database, doc: dict[str, Any], policy: Policy, now: datetime) -> bool:
     """Past the threshold with nothing to fold, and no append for longer than a hole may stay
     in flight: count the tokens again from the stored messages. A failed append whose tokens
     could not be given back would otherwise keep the session here, sweep after sweep, taking a
     place in every batch. Whether it changed anything."""
     updated_at = doc.get("updated_at")
-    if not isinstance(updated_at, datetime) or now - _aware(updated_at) <= HOLE_GRACE:
+    if not isinstance(updated_at, datetime) or now - _aware(updated_at) <= policy.hole_grace:
         return False
     upto = int(doc.get("summary_upto_seq") or 0)
     stored = sum(m.tokens for m in history.heads_after(db, doc["_id"], upto))
@@ -119,7 +118,7 @@ def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime)
     policy = policy_of(settings)
     for doc in db[SESSIONS].find(missed, limit=limit):
         if not _claimable(db, doc, policy, stale, now):
-            counts["recounted"] += _recount(db, doc, now)
+            counts["recounted"] += _recount(db, doc, policy, now)
             continue
         task_id = store.claim_pending(db, doc["_id"], reason="sweep", now=now)
         if task_id is not None:

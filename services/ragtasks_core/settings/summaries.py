@@ -17,6 +17,11 @@ class SummarySettings(BaseModel):
     # Keep the newest messages totalling at most this many tokens verbatim, instead of the newest
     # RAGTASKS_SUMMARY_KEEP_RECENT_MESSAGES (unset: keep by count).
     summary_keep_recent_tokens: BlankIsNone[int | None] = Field(None, ge=0)
+    # A hole in a session's numbers (an append reserved them, its insert failed) is stepped over
+    # by summaries and the context once the message after it is this old; until then it may be
+    # an insert still in flight. Also how long a session stays untouched before the outbox sweep
+    # recounts its tokens.
+    summary_hole_grace_seconds: float = Field(120.0, ge=1, le=86_400)
     # A UTF-8 text file whose content replaces the summarizer's built-in instruction (system prompt).
     summary_prompt_file: BlankIsNone[str | None] = None
     # Delete sessions (messages, summaries, state) idle longer than this many days, nightly

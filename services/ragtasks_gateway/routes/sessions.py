@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -71,6 +72,7 @@ async def append_messages(session_id: SessionId, body: AppendMessages, ctx: Cont
             trigger_tokens=settings.summary_trigger_tokens,
             trigger_messages=settings.summary_trigger_messages,
             caller=ctx.caller,
+            insert_timeout=settings.summary_hole_grace_seconds / 2,
         )
     except ownership.NotYours:
         raise _not_found(session_id) from None
@@ -95,13 +97,14 @@ SummaryLimit = Annotated[int, Query(ge=1, le=1000, description="at most this man
 
 @router.get("/{session_id}/context", response_model=SessionContext)
 async def get_context(
-    session_id: SessionId, db: DbDep, caller: CallerDep, max_tokens: MaxTokens = None
+    session_id: SessionId, db: DbDep, caller: CallerDep, settings: SettingsDep, max_tokens: MaxTokens = None
 ) -> SessionContext:
     """The summary and the gap-free run of messages after it (a message still being written
     ends the run), optionally only the newest within ``max_tokens``."""
     doc = await _visible_session(db, session_id, caller)
     upto = int(doc.get("summary_upto_seq") or 0)
-    messages = await session_history.context_messages(db, session_id, upto, max_tokens=max_tokens)
+    grace = timedelta(seconds=settings.summary_hole_grace_seconds)
+    messages = await session_history.context_messages(db, session_id, upto, max_tokens=max_tokens, hole_grace=grace)
     return SessionContext(
         session_id=session_id,
         summary=doc.get("summary"),

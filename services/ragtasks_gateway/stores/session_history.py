@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ragtasks_core.documents import messages, sessions, summaries
-from ragtasks_core.session_context import gap_free_count, newest_within
+from ragtasks_core.session_context import HOLE_GRACE, gap_free_count, newest_within
 
 from .. import ownership
 from ..ownership import UNCONFINED, Caller
@@ -36,12 +36,20 @@ SUMMARY_FIELDS = {
 
 
 async def context_messages(
-    db: AsyncDatabase, session_id: str, watermark: int, *, max_tokens: int | None = None
+    db: AsyncDatabase,
+    session_id: str,
+    watermark: int,
+    *,
+    max_tokens: int | None = None,
+    hole_grace: timedelta = HOLE_GRACE,
 ) -> list[dict[str, Any]]:
-    """The messages a prompt should carry after the summary: gap-free, newest within ``max_tokens``."""
+    """The messages a prompt should carry after the summary: gap-free (a hole older than
+    ``hole_grace`` stepped over, as the summarizer does), newest within ``max_tokens``."""
     cursor = db[messages.COLLECTION].find(messages.after(session_id, watermark), HEAD_FIELDS).sort(messages.IN_ORDER)
     heads = [doc async for doc in cursor]
-    heads = heads[: gap_free_count([(h["seq"], h.get("created_at")) for h in heads], watermark, datetime.now(UTC))]
+    heads = heads[
+        : gap_free_count([(h["seq"], h.get("created_at")) for h in heads], watermark, datetime.now(UTC), hole_grace)
+    ]
     if max_tokens is not None:
         keep = newest_within([(h["role"], int(h.get("tokens") or 0)) for h in heads], max_tokens)
         heads = heads[len(heads) - keep :]

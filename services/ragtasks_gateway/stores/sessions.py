@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -100,9 +101,14 @@ async def append(
     trigger_tokens: int,
     trigger_messages: int | None = None,
     caller: Caller = ownership.UNCONFINED,
+    insert_timeout: float | None = None,
 ) -> Appended:
     """Append ``items``; raises :class:`~ragtasks_gateway.ownership.NotYours` (nothing written)
-    when the session is another key's and ``caller`` is confined."""
+    when the session is another key's and ``caller`` is confined.
+
+    ``insert_timeout``: the longest the messages' insert may take (None: no limit). Readers step
+    over a hole once the message after it is RAGTASKS_SUMMARY_HOLE_GRACE_SECONDS old, so an
+    insert must end well within that: the route gives it half."""
     now = datetime.now(UTC)
     token_counts = await count_tokens(items)
     doc = await _reserve(collections, session_id, len(items), sum(token_counts), now, caller)
@@ -111,7 +117,8 @@ async def append(
     rows = [(m.role, m.content, token_counts[i]) for i, m in enumerate(items)]
     docs = messages.new_messages(session_id, first_seq, rows, now)
     try:
-        await _insert(collections.messages, docs)
+        with pymongo.timeout(insert_timeout):
+            await _insert(collections.messages, docs)
     except Exception:
         # The reserved numbers stay a hole (the summarizer steps over it once it is old); give the
         # tokens back, best effort, so the threshold is not reached early. Then the caller gets 5xx.

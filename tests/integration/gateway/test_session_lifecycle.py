@@ -46,6 +46,19 @@ def test_context_stops_at_a_hole_in_flight(client: TestClient, db: Any) -> None:
     assert [m["seq"] for m in context(client, "holes")["messages"]] == [1, 2, 4, 5, 6]
 
 
+def test_the_hole_grace_is_a_setting(make_client: Callable[..., TestClient], db: Any) -> None:
+    """RAGTASKS_SUMMARY_HOLE_GRACE_SECONDS: the same hole, 30 s old, is in flight under the
+    default two minutes and stepped over under a 10 s grace (the summarizer reads the same)."""
+    default, short = make_client(), make_client(summary_hole_grace_seconds=10)
+    append(default, "graced", ZH)
+    db.messages.delete_one({"session_id": "graced", "seq": 3})
+    db.messages.update_many(
+        {"session_id": "graced"}, {"$set": {"created_at": datetime.now(UTC) - timedelta(seconds=30)}}
+    )
+    assert [m["seq"] for m in context(default, "graced")["messages"]] == [1, 2]
+    assert [m["seq"] for m in context(short, "graced")["messages"]] == [1, 2, 4, 5, 6]
+
+
 def test_context_max_tokens_returns_the_newest_messages_that_fit(client: TestClient, db: Any) -> None:
     append(client, "budget", ZH)
     tokens = {d["seq"]: d["tokens"] for d in db.messages.find({"session_id": "budget"})}

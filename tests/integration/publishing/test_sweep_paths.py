@@ -278,3 +278,28 @@ def test_a_recount_never_overwrites_an_append_made_after_the_read(db: Any) -> No
         ).modified_count
         == 1
     )
+
+
+def test_the_sweep_steps_over_holes_and_recounts_by_the_configured_grace(
+    db: Any, make_settings: Callable[..., Settings]
+) -> None:
+    """RAGTASKS_SUMMARY_HOLE_GRACE_SECONDS=10: a hole whose next message is 30 s old is stepped
+    over (claimed), and a trailing hole's session untouched for 30 s is recounted."""
+    settings = make_settings(
+        summary_trigger_tokens=100, summary_keep_recent_messages=2, outbox_grace_seconds=5,
+        outbox_stale_pending_seconds=900, summary_hole_grace_seconds=10,
+    )  # fmt: skip
+    documents.ensure_indexes(db)
+    db.sessions.insert_many(
+        [
+            {**_session("hole", age=30, tokens=150, last_seq=10), "summary_upto_seq": 2},
+            {**_session("trailing", age=30, tokens=150, last_seq=10), "summary_upto_seq": 6},
+        ]
+    )
+    _store(db, "hole", [1, 2, 5, 6, 7, 8, 9, 10], age=30)
+    _store(db, "trailing", list(range(1, 7)), age=30)
+    sent, send = _recorder()
+    counts = sweep(db, settings, send, now=NOW)
+    assert counts["claimed"] == 1 and counts["recounted"] == 1, counts
+    assert [kwargs["session_id"] for _, kwargs, _ in sent] == ["hole"]
+    assert db.sessions.find_one({"_id": "trailing"})["tokens_since_summary"] == 0
