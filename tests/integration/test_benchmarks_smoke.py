@@ -2,6 +2,8 @@
 
 ``make bench`` measures; this only proves that every ``benchmarks/bench_*.py`` still runs against
 the real services and returns sane numbers, so a benchmark cannot rot unnoticed between runs.
+Marked ``bench``: ``make bench-smoke`` (first step of ``make bench``, and a step of GitHub CI)
+runs them; ``make test`` leaves them out to stay within its 15 minutes.
 The sizes here say nothing about performance (performance targets never live in a test). The
 alerter soak runs at 120/m with 6 alerts against a robot allowing 3 a second; its real run (the
 default 20/m, 30 alerts, ~90 s) stays in ``make bench``.
@@ -27,6 +29,8 @@ from benchmarks.common import Stack, stack
 
 from tests.support.fake_wecom import FakeWeCom
 from tests.support.services import MongoServer, Vhost
+
+pytestmark = pytest.mark.bench
 
 
 def positive(value: object) -> bool:

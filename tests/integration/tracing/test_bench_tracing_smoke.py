@@ -1,4 +1,6 @@
-"""benchmarks/bench_tracing.py still runs: a tiny configuration, end to end, against the real services."""
+"""benchmarks/bench_tracing.py still runs: a tiny configuration, end to end, against the real services.
+
+Marked ``bench`` (``make bench-smoke``), like ``tests/integration/test_benchmarks_smoke.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from benchmarks import bench_tracing
 from benchmarks.common import Stack, stack
 
 from tests.support.services import MongoServer, Vhost
+
+pytestmark = pytest.mark.bench
 
 
 @pytest.fixture
