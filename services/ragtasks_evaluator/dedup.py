@@ -18,10 +18,15 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-
-from datasketch import MinHash, MinHashLSH
+from typing import TYPE_CHECKING
 
 from .textunits import canonical, segments
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+# datasketch is imported where it is used: it pulls in scipy, a second of CPU at import, and every
+# worker loads this module at start (it consumes ``maintenance``), while dedup runs once a night.
 
 NUM_PERM = 128
 SHINGLE_UNITS = 2
@@ -80,6 +85,8 @@ def lsh_bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
 
 
 def _minhash(items: set[str], num_perm: int) -> MinHash:
+    from datasketch import MinHash
+
     mh = MinHash(num_perm=num_perm, seed=1)
     mh.update_batch([s.encode("utf-8") for s in sorted(items)])
     return mh
@@ -137,6 +144,8 @@ def near_pairs(texts: dict[str, str], threshold: float) -> list[tuple[str, str]]
 def candidate_pairs(sets: dict[str, set[str]], params: tuple[int, int]) -> list[tuple[str, str]]:
     """The pairs MinHash LSH with ``params`` = (bands, rows) proposes, each once, in id order."""
     bands, rows = params
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(num_perm=bands * rows, params=(bands, rows))
     pairs: list[tuple[str, str]] = []
     for chunk_id in sorted(sets):
