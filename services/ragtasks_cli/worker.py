@@ -47,6 +47,12 @@ def counts_tokens(queue: Queue, settings: Settings) -> bool:
     return queue is Queue.SUMMARIZER or (queue is Queue.EVALUATOR and settings.llm_base_url is not None)
 
 
+def talks_to_an_llm(queue: Queue, settings: Settings) -> bool:
+    """The summarizer and evaluator with an LLM configured (another worker running a maintenance
+    task that needs it imports the client then)."""
+    return settings.llm_base_url is not None and queue in (Queue.SUMMARIZER, Queue.EVALUATOR)
+
+
 def check_retry_delays(settings: Settings) -> None:
     """Refuse to start with a CLI message, not a traceback from inside Celery's consumer (which
     makes the same check for workers started some other way)."""
@@ -69,7 +75,7 @@ def check_summary_prompt(settings: Settings) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ragtasks_core import tokens
+    from ragtasks_core import llm, tokens
     from ragtasks_core.failure_alerts import install_failure_alerts
     from ragtasks_core.metrics_server import serve_metrics
     from ragtasks_core.worker import build_worker_app, declare_topology
@@ -91,6 +97,8 @@ def run(args: argparse.Namespace) -> None:
     install_worker_signals(app)
     install_failure_alerts()
     declare_topology(app)
+    if talks_to_an_llm(queue, settings):
+        llm.warm_up()  # the openai client's import, shared with the children like the tokenizer
     if counts_tokens(queue, settings):
         # Loaded before the pool forks, so the children share it instead of each spending its
         # first task's seconds on it; the other workers never pay the import (1-2 s).

@@ -12,12 +12,21 @@ import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from . import metrics
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import openai
+
+# ``openai`` is imported where it is used (~0.7 s of CPU): every worker loads this module, but only
+# one that talks to an LLM needs the client. Such a worker imports it before its pool forks
+# (:func:`warm_up`), so its children share it.
+
+
+def warm_up() -> None:
+    import openai  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 def classify(exc: Exception) -> LLMError:
     """Map an ``openai`` exception to a transient or permanent ``LLMError``."""
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return TransientLLMError(f"LLM timeout: {exc}", outcome="timeout")
     if isinstance(exc, openai.APIConnectionError):
@@ -145,6 +156,8 @@ class LLMClient:
     def __init__(self, settings: Settings) -> None:
         if not settings.llm_base_url:
             raise ValueError("LLMClient needs RAGTASKS_LLM_BASE_URL")
+        import openai
+
         api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
         self.model = settings.llm_model
         self._client = openai.OpenAI(
@@ -169,6 +182,8 @@ class LLMClient:
             kwargs["temperature"] = temperature
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
+        import openai
+
         started = time.perf_counter()
         try:
             response = self._client.chat.completions.create(**kwargs)
@@ -203,6 +218,8 @@ def embed(client: openai.OpenAI, model: str, texts: list[str]) -> list[list[floa
     The client must have ``max_retries=0``: retries are the policy's (``llm_policy``: backoff in
     the broker, give up after ``RAGTASKS_LLM_MAX_RETRIES``), as for chat, not the client's own.
     """
+    import openai
+
     started = time.perf_counter()
     try:
         response = client.embeddings.create(model=model, input=texts)
