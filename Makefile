@@ -51,7 +51,7 @@ TEST_WORKERS ?= 3
 test:
 	$(MAKE) -j2 install-app
 	$(MAKE) install
-	bash scripts/services.sh ensure
+	bash scripts/services.sh ensure-tests
 	status=0; \
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial and not bench" $(PYTEST_ARGS) || status=$$?; \
 	$(BIN)/pytest -m "serial and not bench" $(PYTEST_ARGS) || status=$$?; \
@@ -59,7 +59,7 @@ test:
 
 # Every benchmark still runs (tiny configurations, real services): a minute or two.
 bench-smoke: install
-	bash scripts/services.sh ensure
+	bash scripts/services.sh ensure-tests
 	$(BIN)/pytest -n 2 --dist loadfile -m bench $(PYTEST_ARGS)
 
 test-unit: install
@@ -83,7 +83,7 @@ bench: bench-smoke
 # killed, RabbitMQ and the Mongo server restart; fails if anything was lost or done twice.
 # It stops this machine's RabbitMQ app for a few seconds: not part of `make test`. CHAOS_ARGS="--duration 600".
 chaos: install
-	bash scripts/services.sh ensure
+	bash scripts/services.sh ensure-tests
 	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 # Also the local run's data (.run: Mongo data, logs, metrics files, beat's schedule), after stopping it.

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Make sure Redis and RabbitMQ answer where ragtasks will look for them (run by `make run`, `make test`,
-# `make bench`, `make chaos`). Usage: scripts/services.sh ensure
+# `make bench`, `make chaos`). Usage: scripts/services.sh ensure | ensure-tests
+#
+# ensure: the URLs the processes will use (RAGTASKS_BROKER_URL, RAGTASKS_RESULT_BACKEND,
+# RAGTASKS_REDIS_URL; unset: the local defaults). ensure-tests: the ones the tests use
+# (RAGTASKS_TEST_BROKER_URL, RAGTASKS_TEST_REDIS_URL; unset: the local defaults, as in
+# tests/support/services.py), whatever RAGTASKS_* a developer has exported for a deployment.
 #
 # Reachability is a plain TCP connect to the configured host:port, so a service that answers is left
 # alone whether or not its CLI tools are installed here. Only a service configured on this machine
@@ -90,15 +95,18 @@ ensure_management() {
 }
 
 ensure() {
-  # The URLs the tests (RAGTASKS_TEST_*) or the processes (RAGTASKS_*) will use; unset: the defaults.
-  if [ -n "${RAGTASKS_TEST_BROKER_URL:-}" ]; then ensure_rabbitmq RAGTASKS_TEST_BROKER_URL
-  else ensure_rabbitmq RAGTASKS_BROKER_URL
-  fi
-  if [ -n "${RAGTASKS_TEST_REDIS_URL:-}" ]; then ensure_redis RAGTASKS_TEST_REDIS_URL
-  else
-    ensure_redis RAGTASKS_RESULT_BACKEND
-    if [ -n "${RAGTASKS_REDIS_URL:-}" ]; then ensure_redis RAGTASKS_REDIS_URL; fi
-  fi
+  ensure_rabbitmq RAGTASKS_BROKER_URL
+  ensure_redis RAGTASKS_RESULT_BACKEND
+  if [ -n "${RAGTASKS_REDIS_URL:-}" ]; then ensure_redis RAGTASKS_REDIS_URL; fi
 }
 
-"${1:-ensure}"
+ensure_tests() {
+  ensure_rabbitmq RAGTASKS_TEST_BROKER_URL
+  ensure_redis RAGTASKS_TEST_REDIS_URL
+}
+
+case "${1:-ensure}" in
+  ensure) ensure ;;
+  ensure-tests) ensure_tests ;;
+  *) fail "usage: scripts/services.sh ensure | ensure-tests" ;;
+esac
