@@ -25,7 +25,7 @@ from pymongo.database import Database
 
 from ragtasks_core import outbox, tracing
 from ragtasks_core.contract import TaskName
-from ragtasks_core.contract.common import Payload
+from ragtasks_core.contract.common import Payload, as_utc
 from ragtasks_core.contract.summarizer import SummarizeSession, SummaryReason
 from ragtasks_core.documents import sessions
 from ragtasks_core.runtime import get_runtime
@@ -82,7 +82,7 @@ def _recount(db: Database, doc: dict[str, Any], policy: Policy, now: datetime) -
     could not be given back would otherwise keep the session here, sweep after sweep, taking a
     place in every batch. Whether it changed anything."""
     updated_at = doc.get("updated_at")
-    if not isinstance(updated_at, datetime) or now - _aware(updated_at) <= policy.hole_grace:
+    if not isinstance(updated_at, datetime) or now - as_utc(updated_at) <= policy.hole_grace:
         return False
     upto = int(doc.get("summary_upto_seq") or 0)
     stored = sum(m.tokens for m in history.heads_after(db, doc["_id"], upto))
@@ -93,10 +93,6 @@ def _recount(db: Database, doc: dict[str, Any], policy: Policy, now: datetime) -
         log.info("session %s: %s tokens since the summary recounted as %s (a failed append's)",
                  doc["_id"], doc.get("tokens_since_summary"), stored)  # fmt: skip
     return bool(result.modified_count)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def sweep_summaries(db: Database, settings: Settings, send: Send, now: datetime) -> dict[str, int]:

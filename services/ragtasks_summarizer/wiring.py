@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 from ragtasks_core.llm import Completion
 from ragtasks_core.prompt_budget import prompt_limit
@@ -28,7 +27,7 @@ def policy_of(settings: Settings) -> Policy:
         keep_recent_messages=settings.summary_keep_recent_messages,
         keep_recent_tokens=settings.summary_keep_recent_tokens,
         instruction=load_instruction(settings.summary_prompt_file),
-        hole_grace=timedelta(seconds=settings.summary_hole_grace_seconds),
+        hole_grace=settings.summary_hole_grace,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, Field
 
 from .transforms import BlankIsNone
@@ -27,3 +29,7 @@ class SummarySettings(BaseModel):
     # Delete sessions (messages, summaries, state) idle longer than this many days, nightly
     # (unset: keep forever).
     session_retention_days: BlankIsNone[int | None] = Field(None, ge=1, le=36_500)
+
+    @property
+    def summary_hole_grace(self) -> timedelta:
+        return timedelta(seconds=self.summary_hole_grace_seconds)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -103,8 +102,9 @@ async def get_context(
     ends the run), optionally only the newest within ``max_tokens``."""
     doc = await _visible_session(db, session_id, caller)
     upto = int(doc.get("summary_upto_seq") or 0)
-    grace = timedelta(seconds=settings.summary_hole_grace_seconds)
-    messages = await session_history.context_messages(db, session_id, upto, max_tokens=max_tokens, hole_grace=grace)
+    messages = await session_history.context_messages(
+        db, session_id, upto, max_tokens=max_tokens, hole_grace=settings.summary_hole_grace
+    )
     return SessionContext(
         session_id=session_id,
         summary=doc.get("summary"),
